@@ -1,0 +1,5 @@
+"""Allow ``python -m trainingdynamics``."""
+
+from trainingdynamics.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""Atomic file writes: an interrupted run never leaves a half-written file that looks complete."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_replace(tmp: Path, path: Path) -> None:
+    """Move a finished temporary file into place."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, path)

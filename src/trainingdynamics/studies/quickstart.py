@@ -1,0 +1,173 @@
+"""Quickstart: full-batch gradient descent on an over-parametrised linear least-squares problem.
+
+With more features than samples (d > n), the loss L(w) = (1/2n)‖Xw − y‖² has a
+whole affine space of minimisers. GD started at w = 0 moves only within the row
+space of X, so it converges to the minimum-norm solution w* = X⁺y, and the
+error contracts per step by |1 − ηλ| along each eigenvector of XᵀX/n with
+nonzero eigenvalue λ, so ‖w_t − w*‖ ≤ ρ^t ‖w*‖ with ρ = max_λ |1 − ηλ|.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainingdynamics.claims import Claim, at_most
+from trainingdynamics.profiles import ParameterError, require_positive, resolve
+from trainingdynamics.seeding import seed_everything
+from trainingdynamics.training import History, train
+
+TITLE = "Quickstart: gradient descent finds the minimum-norm solution"
+CLAIM = "Full-batch GD from zero converges to the minimum-norm least-squares solution X⁺y at the predicted linear rate."
+
+
+@dataclass(frozen=True)
+class Config:
+    """Problem size, noise and the GD budget; the step is a fraction of the stability limit 2/λ_max."""
+
+    n_samples: int = 40
+    n_features: int = 60
+    noise: float = 0.1
+    steps: int = 3000
+    step_fraction: float = 0.9
+
+    def __post_init__(self) -> None:
+        require_positive(self, "n_samples", "n_features", "steps", "step_fraction")
+        if self.n_features <= self.n_samples:
+            raise ParameterError(
+                f"n_features ({self.n_features}) must exceed n_samples ({self.n_samples}) for an over-parametrised problem"
+            )
+        if not self.step_fraction < 1:
+            raise ParameterError(f"parameter step_fraction must be below 1 (GD diverges at 2/λ_max), got {self.step_fraction}")
+        if self.noise < 0:
+            raise ParameterError(f"parameter noise must be non-negative, got {self.noise}")
+
+
+PROFILES = {"quick": Config(), "full": Config(n_samples=200, n_features=300, steps=6000)}
+
+
+def config(profile: str = "quick", **overrides: object) -> Config:
+    """The profile's config with the given (non-``None``) overrides."""
+    return resolve(PROFILES, profile, **overrides)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Data and the exact answers GD is checked against."""
+
+    X: np.ndarray
+    y: np.ndarray
+    w_star: np.ndarray
+    eigenvalues: np.ndarray  # nonzero eigenvalues of XᵀX/n, ascending
+
+
+def make_problem(cfg: Config, seed: int) -> Problem:
+    """Gaussian features, a noisy linear target, and X⁺y with the spectrum of XᵀX/n."""
+    rng = seed_everything(seed)
+    X = rng.standard_normal((cfg.n_samples, cfg.n_features))
+    y = X @ rng.standard_normal(cfg.n_features) / np.sqrt(cfg.n_features) + cfg.noise * rng.standard_normal(cfg.n_samples)
+    eigenvalues = np.linalg.eigvalsh(X @ X.T / cfg.n_samples)  # same nonzero spectrum as XᵀX/n
+    return Problem(X, y, np.linalg.pinv(X) @ y, eigenvalues)
+
+
+def learning_rate(cfg: Config, problem: Problem) -> float:
+    """η = step_fraction · 2/λ_max."""
+    return cfg.step_fraction * 2.0 / problem.eigenvalues[-1]
+
+
+def predicted_rate(eta: float, eigenvalues: np.ndarray) -> float:
+    """Asymptotic per-step contraction of ‖w_t − w*‖: max over nonzero λ of |1 − ηλ|."""
+    return float(np.max(np.abs(1.0 - eta * eigenvalues)))
+
+
+@dataclass
+class Result:
+    """A GD run and the problem it solved."""
+
+    cfg: Config
+    problem: Problem
+    eta: float
+    history: History
+    w: np.ndarray
+
+
+def run(cfg: Config, seed: int = 0, device: str | torch.device = "cpu") -> Result:
+    """Run full-batch GD from w = 0 with the shared training loop, logging ‖w_t − w*‖."""
+    problem = make_problem(cfg, seed)
+    X = torch.as_tensor(problem.X, device=device)
+    y = torch.as_tensor(problem.y, device=device)
+    w_star = torch.as_tensor(problem.w_star, device=device)
+    model = nn.Linear(cfg.n_features, 1, bias=False).to(device=device, dtype=torch.float64)
+    nn.init.zeros_(model.weight)
+    eta = learning_rate(cfg, problem)
+
+    def log_error(state) -> None:
+        state.history.log(state.step, error=float(torch.linalg.norm(state.model.weight.detach()[0] - w_star)))
+
+    history = train(
+        model,
+        lambda out, target: 0.5 * torch.mean((out[:, 0] - target) ** 2),
+        X,
+        y,
+        optimizer=torch.optim.SGD(model.parameters(), lr=eta),
+        steps=cfg.steps,
+        callbacks=[log_error],
+        seed=seed,
+        desc="quickstart GD",
+    )
+    return Result(cfg, problem, eta, history, model.weight.detach()[0].cpu().numpy())
+
+
+def above_floor(errors: np.ndarray, floor: float = 1e-9) -> int:
+    """Number of leading steps whose relative error is above ``floor`` (beyond it, round-off rules)."""
+    return int(np.sum(errors / errors[0] > floor))
+
+
+def bound_violation(errors: np.ndarray, rate: float) -> float:
+    """max_t ‖e_t‖ / (ρ^t ‖e_0‖) − 1 over the steps above the floor: ≤ 0 when the bound holds."""
+    t = np.arange(above_floor(errors))
+    return float(np.max(errors[t] / (rate**t * errors[0])) - 1.0)
+
+
+def late_rate(errors: np.ndarray) -> float:
+    """Per-step contraction fitted over the second half of the steps above the floor."""
+    stop = above_floor(errors)
+    steps = np.arange(stop // 2, stop)
+    return float(np.exp(np.polyfit(steps, np.log(errors[steps]), 1)[0]))
+
+
+def claims(result: Result) -> list[Claim]:
+    """Exact endpoint, the exact contraction bound, and its tightness."""
+    errors = result.history.values("error")
+    w_star = result.problem.w_star
+    rho = predicted_rate(result.eta, result.problem.eigenvalues)
+    residual = result.problem.X @ result.w - result.problem.y
+    return [
+        at_most(
+            "min_norm_error",
+            "GD from zero ends at the minimum-norm solution X⁺y: relative error ‖w_T − X⁺y‖/‖X⁺y‖",
+            np.linalg.norm(result.w - w_star) / np.linalg.norm(w_star),
+            1e-8,
+        ),
+        at_most(
+            "interpolation",
+            "GD interpolates the data: final training loss (1/2n)‖Xw − y‖²",
+            0.5 * np.mean(residual**2),
+            1e-16,
+        ),
+        at_most(
+            "rate_bound",
+            "‖w_t − w*‖ ≤ ρ^t‖w*‖ at every step: largest relative excess over the bound",
+            bound_violation(errors, rho),
+            1e-9,
+        ),
+        at_most(
+            "rate_tightness",
+            "The bound is tight: relative gap between the late measured contraction and ρ (ours: 1%)",
+            abs(late_rate(errors) - rho) / rho,
+            1e-2,
+        ),
+    ]
