@@ -1,0 +1,97 @@
+"""The ``trainingdynamics`` command: list, run and build the book's chapters."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from trainingdynamics.book import build_html
+from trainingdynamics.chapters import CHAPTERS, study
+from trainingdynamics.profiles import ParameterError
+from trainingdynamics.runner import (
+    DEFAULT_CELL_TIMEOUT,
+    Layout,
+    Outcome,
+    find_root,
+    last_result,
+    parse_assignments,
+    run_chapters,
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    top = argparse.ArgumentParser(prog="trainingdynamics", description=__doc__)
+    top.add_argument("--root", help="the book's folder (default: found from the current directory)")
+    verbs = top.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("list", help="chapters, their claim and their last result")
+    run = verbs.add_parser("run", help="execute chapters and check their claims")
+    run.add_argument("chapters", nargs="+", metavar="CHAPTER")
+    build = verbs.add_parser("build", help="run every stale chapter, then build the HTML book")
+    for verb in (run, build):
+        verb.add_argument("--profile", default="quick", help="quick (tests) or full (the rendered book)")
+        verb.add_argument("--force", action="store_true", help="re-execute even if nothing changed")
+        verb.add_argument(
+            "--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds a single cell may run"
+        )
+    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE", help="set a notebook parameter")
+    return top
+
+
+def summary(outcomes: Sequence[Outcome]) -> str:
+    """A table of chapter, result, time and cache use."""
+    lines = [f"{'chapter':<12} {'result':<11} {'seconds':>8}  note"]
+    for o in outcomes:
+        note = "cached" if o.cached else o.message
+        lines.append(f"{o.chapter:<12} {o.status:<11} {o.seconds:>8.1f}  {note}")
+    return "\n".join(lines)
+
+
+def list_chapters(layout: Layout) -> int:
+    """Print each chapter with its one-line claim and last result."""
+    for chapter in CHAPTERS:
+        if not layout.source(chapter).is_file():
+            continue
+        print(f"{chapter:<12} {last_result(chapter, layout):<40} {study(chapter).CLAIM}")
+    return 0
+
+
+def run_and_report(args: argparse.Namespace, layout: Layout, chapters: list[str]) -> bool:
+    """Run ``chapters``, print the summary table, return whether all passed."""
+    overrides = parse_assignments(getattr(args, "parameter", []))
+    outcomes = run_chapters(
+        chapters, layout, profile=args.profile, overrides=overrides, force=args.force, cell_timeout=args.cell_timeout
+    )
+    print(summary(outcomes))
+    failed = [o.chapter for o in outcomes if o.status != "reproduced"]
+    if failed:
+        print(f"failed: {', '.join(failed)} (executed notebooks kept in {layout.build / 'failed'})", file=sys.stderr)
+    return not failed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; bad input gives one line on stderr and exit status 2."""
+    args = parser().parse_args(argv)
+    try:
+        layout = Layout(find_root(args.root))
+        if args.verb == "list":
+            return list_chapters(layout)
+        if args.verb == "run":
+            return 0 if run_and_report(args, layout, args.chapters) else 1
+        chapters = [c for c in CHAPTERS if layout.source(c).is_file()]
+        if not run_and_report(args, layout, chapters):
+            return 1
+        result = build_html(layout, chapters)
+        if result.returncode != 0:
+            print(result.stdout[-4000:] + result.stderr[-4000:], file=sys.stderr)
+            print("error: jupyter-book build failed", file=sys.stderr)
+            return 1
+        print(f"book built: {layout.build / 'html' / 'index.html'}")
+        return 0
+    except ParameterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,96 @@
+"""The book's sources: clean notebooks, parameters that match the studies, toc and intro in sync, deps mirrored."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from trainingdynamics.chapters import CHAPTERS, available, study
+from trainingdynamics.runner import COMMON_PARAMETERS, declared_parameters
+
+REPO = Path(__file__).resolve().parents[1]
+BOOK = REPO / "book"
+CHAPTER_NAMES = available(BOOK)
+
+
+def test_every_registered_chapter_has_its_study_module() -> None:
+    for chapter in CHAPTER_NAMES:
+        module = study(chapter)
+        assert module.TITLE and module.CLAIM and set(module.PROFILES) == {"quick", "full"}
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_NAMES)
+def test_source_notebook_is_clean(chapter: str) -> None:
+    nb = nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{chapter}: stored outputs"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert f'verdict("{chapter}"' in nb.cells[-1].source or any(
+        f'verdict("{chapter}"' in c.source for c in nb.cells if c.cell_type == "code"
+    )
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_NAMES)
+def test_parameters_cell_matches_the_study_config(chapter: str) -> None:
+    declared = declared_parameters(BOOK / f"{chapter}.ipynb")
+    assert declared["profile"] == "quick" and declared["seed"] == 0 and declared["device"] == "cpu"
+    knobs = {name: value for name, value in declared.items() if name not in COMMON_PARAMETERS}
+    fields = {f.name for f in dataclasses.fields(study(chapter).PROFILES["quick"])}
+    assert set(knobs) <= fields, f"{chapter}: parameters {set(knobs) - fields} are not Config fields"
+    assert all(value is None for value in knobs.values()), f"{chapter}: knobs must default to None (the profile's value)"
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    return [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+
+
+def test_toc_lists_the_chapters_in_registry_order() -> None:
+    chapters_in_toc = [f.removeprefix("book/") for f in toc_files() if f.removeprefix("book/") in CHAPTERS]
+    assert chapters_in_toc == CHAPTER_NAMES
+    for entry in toc_files():
+        assert any((REPO / f"{entry}{suffix}").is_file() for suffix in (".md", ".ipynb")), entry
+
+
+def test_intro_lists_every_chapter_with_its_title() -> None:
+    intro = (BOOK / "intro.md").read_text()
+    listed = re.search(r"<!-- chapter-list.*?-->\n(.*?)<!-- end chapter-list -->", intro, re.S).group(1)
+    expected = "".join(f"- [{study(c).TITLE}]({c}.ipynb)\n" for c in CHAPTER_NAMES)
+    assert listed == expected
+
+
+def test_bibliography_has_the_papers_the_chapters_cite() -> None:
+    keys = set(re.findall(r"@\w+\{([^,]+),", (BOOK / "references.bib").read_text()))
+    for chapter in CHAPTER_NAMES:
+        text = "".join(c.source for c in nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4).cells)
+        for cited in re.findall(r"\{cite[^}]*\}`([^`]+)`", text):
+            assert set(k.strip() for k in cited.split(",")) <= keys, f"{chapter} cites unknown {cited}"
+
+
+def dependency_name(spec: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0].lower()
+
+
+CONDA_NAMES = {"torch": "pytorch-cpu"}
+
+
+def test_environment_yml_mirrors_pyproject() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    listed: set[str] = set()
+    for item in env["dependencies"]:
+        if isinstance(item, dict):
+            listed |= {dependency_name(p) for p in item["pip"]}
+        else:
+            listed.add(dependency_name(item))
+    missing = [d for d in map(dependency_name, wanted) if CONDA_NAMES.get(d, d) not in listed]
+    assert not missing, f"environment.yml lacks {missing}"
