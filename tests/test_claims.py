@@ -46,7 +46,7 @@ def test_verdict_writes_the_record(tmp_path, monkeypatch) -> None:
     target = tmp_path / "claims" / "demo.json"
     monkeypatch.setenv(CLAIMS_FILE_VARIABLE, str(target))
     claims = [at_most("good", "s", 0.5, 1.0), at_most("known", "s", 3.0, 1.0, known_failure="reason")]
-    table = verdict("demo", claims)
+    table = verdict("demo", claims).data
     record = json.loads(target.read_text())
     assert record["chapter"] == "demo" and record["passed"] is True
     assert [c["verdict"] for c in record["claims"]] == ["reproduced", "documented non-reproduction"]

@@ -113,8 +113,13 @@ def _glue_values(chapter: str, claims: Sequence[Claim]) -> None:
         glue(f"{chapter}-{c.name}", c.value, display=False)
 
 
-def verdict(chapter: str, claims: Sequence[Claim]) -> pd.DataFrame:
-    """Show, glue and record a chapter's claims; raise :class:`ClaimsFailed` unless all pass."""
+def styled(claims: Sequence[Claim]) -> "pd.io.formats.style.Styler":
+    """The claims table for display: full statements, values to four significant digits."""
+    return table(claims).style.format({"value": "{:.4g}"})
+
+
+def verdict(chapter: str, claims: Sequence[Claim]) -> "pd.io.formats.style.Styler":
+    """Glue, record and return (for display) a chapter's claims; raise :class:`ClaimsFailed` unless all pass."""
     if not claims:
         raise ValueError(f"chapter {chapter!r} produced no claims")
     names = [c.name for c in claims]
@@ -128,4 +133,4 @@ def verdict(chapter: str, claims: Sequence[Claim]) -> pd.DataFrame:
     if bad:
         lines = [f"{c.name}: {c.verdict} (value {c.value:.4g}, must be {c.relation} {c.bound:.4g})" for c in bad]
         raise ClaimsFailed(f"{chapter}: {len(bad)} claim(s) did not pass:\n  " + "\n  ".join(lines))
-    return table(claims)
+    return styled(claims)

@@ -15,7 +15,7 @@ PALETTE = "colorblind"
 def use_style() -> None:
     """Apply the book's theme to every later figure."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.titleweight": "semibold"})
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.titleweight": "bold"})
 
 
 def colors(n: int) -> list[tuple[float, float, float]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 PROGRESS_VARIABLE = "TRAININGDYNAMICS_PROGRESS"
 

@@ -202,6 +202,18 @@ def first_line(error: BaseException) -> str:
     return f"{name}: {str(value).strip().splitlines()[0] if str(value).strip() else ''}"
 
 
+def hide_default_parameters(notebook: Path) -> None:
+    """Tag the source's ``parameters`` cell ``remove-cell``: the page shows the injected values only."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, notebook)
+
+
 def execute(chapter: str, layout: Layout, params: Mapping[str, Any], key: str, cell_timeout: int) -> Outcome:
     """Run one chapter with papermill; write its notebook and claims record atomically."""
     import papermill
@@ -236,6 +248,7 @@ def execute(chapter: str, layout: Layout, params: Mapping[str, Any], key: str, c
     record["passed"] = passed
     destination = layout.executed(chapter) if passed else layout.failed(chapter)
     if tmp_notebook.exists():
+        hide_default_parameters(tmp_notebook)
         atomic_replace(tmp_notebook, destination)
     atomic_write_text(layout.claims(chapter), json.dumps(record, indent=2))
     status = "reproduced" if passed else ("failed" if record["claims"] and not claims_passed else "error")
