@@ -1,0 +1,311 @@
+"""Straight-through estimators: closed forms against Monte Carlo, quadrature, finite differences and autograd."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import quad
+from scipy.special import ndtr
+from scipy.stats import norm
+
+from trainingdynamics.algorithms import ste as S
+from trainingdynamics.profiles import ParameterError
+from trainingdynamics.training import History
+from trainingdynamics.studies import ste as study
+
+M, N = 4, 6
+SAMPLES = 200_000
+
+
+def random_problem(seed: int, w_scale: float = 1.0) -> tuple[np.ndarray, ...]:
+    """A random point (v, w) and teacher (v*, w*)."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(M), w_scale * rng.standard_normal(N), rng.standard_normal(M), rng.standard_normal(N)
+
+
+def coordinate_z(samples: np.ndarray, exact: np.ndarray | float) -> np.ndarray:
+    """|sample mean − exact| / standard error, per coordinate."""
+    standard_error = samples.std(axis=0, ddof=1) / np.sqrt(len(samples))
+    return np.atleast_1d(np.abs(samples.mean(axis=0) - exact) / standard_error)
+
+
+def assert_within_standard_errors(samples: np.ndarray, exact: np.ndarray | float, bound: float = 4.0) -> None:
+    """Every coordinate of the sample mean lies within ``bound`` standard errors of ``exact``, and so does the whole vector."""
+    z = coordinate_z(samples, exact)
+    assert z.max() < bound, f"largest z-score {z.max():.2f}"
+    assert S.equivalent_z(samples, exact) < bound
+
+
+def inputs(seed: int, samples: int = SAMPLES) -> np.ndarray:
+    return S.gaussian_inputs(samples, M, N, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_population_loss_matches_monte_carlo(seed):
+    v, w, v_star, w_star = random_problem(seed)
+    samples = S.loss_samples(v, w, v_star, w_star, inputs(100 + seed))
+    assert_within_standard_errors(samples, S.population_loss(v, w, v_star, w_star))
+
+
+def test_population_loss_closed_form_by_hand():
+    # m = 1: f = ⅛[2v² − 2v(2 − 2θ/π)v* + 2v*²]; at θ = π/2 with v = 1, v* = 2: ⅛[2 − 4 + 8] = 0.75.
+    value = S.population_loss(np.array([1.0]), np.array([1.0, 0.0]), np.array([2.0]), np.array([0.0, 3.0]))
+    assert value == pytest.approx(0.75, rel=1e-14)
+
+
+def test_population_loss_broadcasts_over_a_trajectory():
+    v, w, v_star, w_star = random_problem(3)
+    V, W = np.stack([v, 2 * v, -v]), np.stack([w, -w, 3 * w])
+    batched = S.population_loss(V, W, v_star, w_star)
+    assert np.allclose(batched, [S.population_loss(a, b, v_star, w_star) for a, b in zip(V, W)], rtol=1e-14)
+
+
+def test_angle_is_accurate_near_zero_and_pi():
+    w_star = np.array([1.0, 0.0, 0.0])
+    for tiny in (1e-9, 1e-6, 1e-3):
+        assert S.angle(np.array([1.0, tiny, 0.0]), w_star) == pytest.approx(np.arctan(tiny), rel=1e-9)
+        assert S.angle(np.array([-1.0, tiny, 0.0]), w_star) == pytest.approx(np.pi - np.arctan(tiny), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_population_gradient_matches_finite_differences(seed):
+    v, w, v_star, w_star = random_problem(seed)
+    grad_v, grad_w = S.population_gradient(v, w, v_star, w_star)
+    h = 1e-6
+    fd_v = [(S.population_loss(v + h * e, w, v_star, w_star) - S.population_loss(v - h * e, w, v_star, w_star)) / (2 * h) for e in np.eye(M)]
+    fd_w = [(S.population_loss(v, w + h * e, v_star, w_star) - S.population_loss(v, w - h * e, v_star, w_star)) / (2 * h) for e in np.eye(N)]
+    assert np.allclose(grad_v, fd_v, atol=1e-8)
+    assert np.allclose(grad_w, fd_w, atol=1e-8)
+    assert abs(grad_w @ w) < 1e-12 * np.linalg.norm(grad_w) * np.linalg.norm(w)
+
+
+def test_score_function_estimator_is_unbiased_for_the_w_gradient():
+    v, w, v_star, w_star = random_problem(4)
+    samples = S.score_gradient_samples(v, w, v_star, w_star, inputs(7))
+    assert_within_standard_errors(samples, S.population_gradient(v, w, v_star, w_star)[1])
+
+
+@pytest.mark.parametrize("ste", S.STES)
+@pytest.mark.parametrize("w_scale", [0.4, 1.0, 2.5])
+def test_expected_coarse_gradient_matches_monte_carlo(ste, w_scale):
+    v, w, v_star, w_star = random_problem(5, w_scale)
+    Z = inputs(11)
+    for samples, exact in zip(S.coarse_gradient_samples(v, w, v_star, w_star, ste, Z), S.expected_coarse_gradient(v, w, v_star, w_star, ste)):
+        assert_within_standard_errors(samples, exact)
+
+
+def test_monte_carlo_detects_a_wrong_closed_form():
+    """The 4-standard-error check has power: a 5% error in E g_w (ReLU STE) is caught."""
+    v, w, v_star, w_star = random_problem(5)
+    samples = S.coarse_gradient_samples(v, w, v_star, w_star, "relu", inputs(11))[1]
+    wrong = 1.05 * S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1]
+    assert coordinate_z(samples, wrong).max() > 4.0
+    assert S.equivalent_z(samples, wrong) > 4.0
+
+
+def test_equivalent_z_is_the_plain_z_score_for_scalars():
+    samples = np.random.default_rng(0).standard_normal(1000) + 0.1
+    assert S.equivalent_z(samples, 0.0) == pytest.approx(coordinate_z(samples, 0.0)[0], rel=1e-6)
+
+
+def test_equivalent_z_handles_samples_in_a_subspace():
+    """Score samples lie in span(w, w*): an error inside the span is measured, one outside is infinite."""
+    rng = np.random.default_rng(2)
+    basis = rng.standard_normal((2, 5))
+    samples = rng.standard_normal((400, 2)) @ basis
+    assert np.isfinite(S.equivalent_z(samples, 0.01 * basis[0]))
+    outside = np.linalg.svd(basis)[2][-1]  # orthogonal to both rows
+    assert S.equivalent_z(samples, 0.01 * outside) == np.inf
+
+
+def test_equivalent_z_is_calibrated_for_vectors():
+    """Under the null, z > 2 happens about 4.55% of the time whatever the dimension (here d = 6, correlated)."""
+    rng = np.random.default_rng(1)
+    mixing = rng.standard_normal((6, 6))
+    z = [S.equivalent_z(rng.standard_normal((500, 6)) @ mixing, np.zeros(6)) for _ in range(2000)]
+    assert np.mean(np.array(z) > 2.0) == pytest.approx(0.0455, abs=0.015)
+
+
+def test_relu_expected_gradient_equals_the_papers_form():
+    """E g_relu = h/(2√(2π)) ŵ − cos(θ/2) vᵀv*/√(2π) · (ŵ + ŵ*)/‖ŵ + ŵ*‖."""
+    v, w, v_star, w_star = random_problem(6)
+    w_hat, w_star_hat = w / np.linalg.norm(w), w_star / np.linalg.norm(w_star)
+    h = v @ v + v.sum() ** 2 - v.sum() * v_star.sum() + v @ v_star
+    theta = S.angle(w, w_star)
+    paper = h / (2 * np.sqrt(2 * np.pi)) * w_hat - np.cos(theta / 2) * (v @ v_star) / np.sqrt(2 * np.pi) * (w_hat + w_star_hat) / np.linalg.norm(w_hat + w_star_hat)
+    assert np.allclose(S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1], paper, atol=1e-14)
+
+
+@pytest.mark.parametrize("w_scale", [0.3, 1.0, 3.0])
+def test_clipped_relu_gaussian_integrals_match_quadrature(w_scale):
+    """Cross term E[z 1{0<z·w<1} 1{z·w*>0}] against 1-D quadrature in the plane of (ŵ, e)."""
+    _, w, _, w_star = random_problem(8, w_scale)
+    s = 1 / np.linalg.norm(w)
+    w_hat, w_star_hat = w / np.linalg.norm(w), w_star / np.linalg.norm(w_star)
+    theta = S.angle(w, w_star)
+    e = (w_star_hat - np.cos(theta) * w_hat) / np.sin(theta)
+    along = quad(lambda x: x * norm.pdf(x) * ndtr(x / np.tan(theta)), 0, s, epsabs=1e-13)[0]
+    across = quad(lambda x: norm.pdf(x) * norm.pdf(x / np.tan(theta)), 0, s, epsabs=1e-13)[0]
+    self_term, cross, _ = S._row_expectations(w, w_star, "clipped_relu")
+    assert np.allclose(cross, along * w_hat + across * e, atol=1e-12)
+    assert np.allclose(self_term, quad(lambda x: x * norm.pdf(x), 0, s)[0] * w_hat, atol=1e-12)
+
+
+def test_clipped_relu_tends_to_relu_for_small_w():
+    v, w, v_star, w_star = random_problem(9, 1e-3)
+    clipped = S.expected_coarse_gradient(v, w, v_star, w_star, "clipped_relu")[1]
+    assert np.allclose(clipped, S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1], atol=1e-12)
+
+
+def spurious_minimum(seed: int, radius: float = 1.0) -> tuple[np.ndarray, ...]:
+    _, _, v_star, w_star = random_problem(seed)
+    return S.spurious_minimum_v(v_star), -radius * w_star, v_star, w_star
+
+
+@pytest.mark.parametrize("radius", [0.2, 1.0, 5.0])
+def test_spurious_minimum_expected_gradients(radius):
+    v, w, v_star, w_star = spurious_minimum(10, radius)
+    for ste in ("relu", "clipped_relu"):
+        grad_v, grad_w = S.expected_coarse_gradient(v, w, v_star, w_star, ste)
+        assert np.abs(grad_v).max() < 1e-14 and np.abs(grad_w).max() < 1e-14
+    # identity: (‖v‖² + vᵀv*) ŵ/√(2π) = 2(m − 1)(1ᵀv*)²/((m + 1)²√(2π)) ŵ, radial
+    predicted = 2 * (M - 1) * v_star.sum() ** 2 / ((M + 1) ** 2 * np.sqrt(2 * np.pi))
+    grad_w = S.expected_coarse_gradient(v, w, v_star, w_star, "identity")[1]
+    assert np.allclose(grad_w, predicted * w / np.linalg.norm(w), atol=1e-14)
+
+
+def test_spurious_point_is_a_local_minimum_of_f():
+    v, w, v_star, w_star = spurious_minimum(12)
+    assert v @ v_star < 0
+    rng = np.random.default_rng(0)
+    f0 = S.population_loss(v, w, v_star, w_star)
+    for _ in range(200):
+        dv, dw = 1e-3 * rng.standard_normal(M), 1e-3 * rng.standard_normal(N)
+        assert S.population_loss(v + dv, w + dw, v_star, w_star) >= f0
+
+
+@pytest.mark.parametrize("ste", S.STES)
+def test_expected_coarse_gradient_correlates_positively(ste):
+    """All three STEs correlate positively on the w-block (the separation is at critical points)."""
+    _, _, v_star, w_star = random_problem(13)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        v, w = rng.standard_normal(M), rng.standard_normal(N)
+        assert S.expected_coarse_gradient(v, w, v_star, w_star, ste)[1] @ S.population_gradient(v, w, v_star, w_star)[1] > 0
+
+
+def test_sampled_coarse_gradient_is_the_batch_mean():
+    v, w, v_star, w_star = random_problem(14)
+    grad = S.sampled_coarse_gradient(v, w, v_star, w_star, "relu", 32, np.random.default_rng(3))
+    Z = S.gaussian_inputs(32, M, N, np.random.default_rng(3))
+    per_sample = S.coarse_gradient_samples(v, w, v_star, w_star, "relu", Z)
+    for a, b in zip(grad, per_sample):
+        assert np.allclose(a, b.mean(axis=0), rtol=1e-14)
+    assert grad[0].shape == (M,) and grad[1].shape == (N,)
+
+
+def test_unknown_ste_is_rejected():
+    v, w, v_star, w_star = random_problem(0)
+    with pytest.raises(ValueError, match="unknown STE"):
+        S.expected_coarse_gradient(v, w, v_star, w_star, "sigmoid")
+
+
+def test_quantizer_levels():
+    x = torch.tensor([-1.0, 0.0, 0.1, 0.5, 0.51, 1.0, 1.2, 7.0])
+    assert torch.equal(S.quantize(x, 2, 0.5), torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 1.0, 1.5, 1.5]))
+    assert torch.equal(S.quantize(x, 1, 1.0), (x > 0).float())
+
+
+@pytest.mark.parametrize("ste, expected", [("identity", [1, 1, 1, 1]), ("relu", [0, 1, 1, 1]), ("clipped_relu", [0, 1, 1, 0])])
+def test_quantized_activation_backward_uses_the_ste(ste, expected):
+    x = torch.tensor([-0.5, 0.2, 1.4, 1.6], requires_grad=True)
+    S.quantized_activation(x, 2, 0.5, ste).sum().backward()  # clipped ReLU top: (2² − 1)·0.5 = 1.5
+    assert torch.equal(x.grad, torch.tensor(expected, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("ste", S.STES)
+def test_torch_autograd_with_binary_activation_reproduces_coarse_gradient(ste):
+    """bits = 1, α = 1 is σ(x) = 1{x > 0}; autograd through it gives the NumPy coarse gradient."""
+    v, w, v_star, w_star = random_problem(15)
+    Z = inputs(16, samples=50)
+    v_t, w_t = torch.tensor(v, requires_grad=True), torch.tensor(w, requires_grad=True)
+    Z_t = torch.tensor(Z)
+    target = (Z_t @ torch.tensor(w_star) > 0).double() @ torch.tensor(v_star)
+    prediction = S.quantized_activation(Z_t @ w_t, 1, 1.0, ste) @ v_t
+    (0.5 * (prediction - target) ** 2).sum().backward()
+    grad_v, grad_w = S.coarse_gradient_samples(v, w, v_star, w_star, ste, Z)
+    assert np.allclose(v_t.grad.numpy(), grad_v.sum(axis=0), atol=1e-12)
+    assert np.allclose(w_t.grad.numpy(), grad_w.sum(axis=0), atol=1e-12)
+
+
+def test_coarse_gradient_descent_iterates():
+    v, w, v_star, w_star = random_problem(17)
+    V, W = S.coarse_gradient_descent(v, w, lambda a, b: (a, 2 * b), 0.25, 3)
+    assert V.shape == (4, M) and W.shape == (4, N)
+    assert np.allclose(V[-1], 0.75**3 * v) and np.allclose(W[-1], 0.5**3 * w)
+
+
+def test_config_validation_and_overrides():
+    assert study.config("quick", hidden=7).hidden == 7
+    with pytest.raises(ParameterError):
+        study.config("quick", hidden=1)
+    with pytest.raises(ParameterError):
+        study.config("quick", minimum_offset=2.0)
+    with pytest.raises(ParameterError):
+        study.config("quick", bits=[2, 0])
+    with pytest.raises(ParameterError):
+        study.config("slow")
+
+
+def test_landscape_best_v_is_below_the_other_curves():
+    cfg = study.config("quick")
+    teacher = study.make_teacher(cfg, np.random.default_rng(0))
+    curves = study.landscape(teacher, np.linspace(0.01, np.pi, 50))
+    best = curves["best v for each θ"]
+    assert all(np.all(best <= c + 1e-12) for c in curves.values())
+    assert best[-1] == pytest.approx(S.population_loss(teacher.v_spurious, -teacher.w_star, teacher.v_star, teacher.w_star), rel=1e-12)
+
+
+def test_toy_claims_pass_at_the_quick_profile():
+    cfg = study.config("quick")
+    result = study.run_toy(cfg, seed=0)
+    failed = [(c.name, c.value, c.bound) for c in study.toy_claims(result) if not c.passed]
+    assert not failed, failed
+
+
+@pytest.mark.slow
+def test_all_claims_pass_at_the_quick_profile():
+    from trainingdynamics.claims import verdict
+
+    verdict("ste", study.claims(study.run(study.config("quick"), seed=0)))
+
+
+def fake_history(final_accuracy: float) -> History:
+    history = History()
+    history.log(0, train_accuracy=0.1, test_accuracy=0.1)
+    history.log(10, train_accuracy=final_accuracy, test_accuracy=final_accuracy)
+    return history
+
+
+def test_ste_accuracy_margin_takes_medians_and_the_worst_bit_width():
+    cfg = study.config("quick", bits=[2, 4])
+    accuracies = {
+        (2, "identity"): [0.90, 0.95, 0.99], (2, "relu"): [0.96, 0.97, 0.50], (2, "clipped_relu"): [0.80, 0.94, 0.94],
+        (4, "identity"): [0.97, 0.97, 0.97], (4, "relu"): [0.96, 0.96, 0.96], (4, "clipped_relu"): [0.99, 0.90, 0.91],
+    }  # fmt: skip
+    result = study.Result(cfg, *[None] * 8, digits={key: [fake_history(a) for a in values] for key, values in accuracies.items()})
+    # medians: 2 bits: identity 0.95, relu 0.96, clipped 0.94 → +0.01; 4 bits: 0.97, 0.96, 0.91 → −0.01
+    assert study.ste_accuracy_margin(result) == pytest.approx(-0.01)
+    assert study.digits_claim(result).verdict == "failed"
+
+
+def test_digits_training_runs_and_is_seeded():
+    cfg = study.config("quick", epochs=1, width=16, bits=[2], digit_seeds=1)
+    first, second = study.train_digits(cfg, 2, "relu", seed=3), study.train_digits(cfg, 2, "relu", seed=3)
+    assert np.array_equal(first.values("loss"), second.values("loss"))
+    assert len(first.values("train_accuracy")) == cfg.epochs + 1
+    result = study.Result(cfg, *[None] * 8, digits=study.run_digits(cfg, seed=0))
+    epochs, accuracy, losses = study.digits_curves(result, 2, "identity")
+    assert accuracy.shape == (1, 2) and losses.shape == (1, 1) and list(epochs) == [0, 1]
+    assert set(study.digits_table(result).index) == {(2, ste) for ste in S.STES}
