@@ -1,0 +1,206 @@
+"""Tests of the Deep ReLU Simplex: the landscape's pieces against autograd and finite differences,
+edges and ratio tests against direct forward passes, the LAD case against linprog, and the chapter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from trainingdynamics.algorithms import simplex as drs
+from trainingdynamics.profiles import ParameterError
+from trainingdynamics.studies import simplex as study
+
+
+def problem(n: int = 40, d: int = 2, hidden: tuple[int, ...] = (3, 3), seed: int = 0) -> tuple[drs.L1Landscape, np.ndarray]:
+    """A small random landscape and its random starting first layer."""
+    rng = np.random.default_rng(seed)
+    X, y = rng.uniform(-3, 3, (n, d)), rng.uniform(-3, 3, n)
+    network = drs.random_network(d, hidden, rng)
+    return drs.L1Landscape(X, y, network), network.theta0.ravel()
+
+
+def torch_residuals(land: drs.L1Landscape, theta: torch.Tensor) -> torch.Tensor:
+    """f_θ(x_i) − y_i by an independent torch forward pass."""
+    X = torch.as_tensor(land.Xa[:, :-1])
+    W1 = theta.reshape(land.n1, -1)
+    z = X @ W1[:, :-1].T + W1[:, -1]
+    for W, b in zip(land.network.weights, land.network.biases):
+        z = torch.relu(z) @ torch.as_tensor(W).T + torch.as_tensor(b)
+    return z[:, 0] - torch.as_tensor(land.y)
+
+
+@pytest.mark.parametrize("hidden", [(), (4,), (3, 4, 2)])
+def test_residual_and_gradient_match_autograd(hidden):
+    land, theta = problem(hidden=hidden)
+    t = torch.tensor(theta, requires_grad=True)
+    residuals = torch_residuals(land, t)
+    residuals.abs().sum().backward()
+    values = land.values(theta)
+    M = land.products(values > 0)
+    np.testing.assert_allclose(values[:, -1], residuals.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(land.gradient(M, values > 0), t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_normals_match_finite_differences():
+    land, theta = problem(hidden=(3, 4, 2))
+    values = land.values(theta)
+    M = land.products(values > 0)
+    branches, units = np.divmod(np.arange(values.size), land.units)
+    normals = land.normals(M[branches], branches, units)
+    h = 1e-7
+    fd = np.stack([(land.values(theta + h * e) - land.values(theta - h * e)).ravel() / (2 * h) for e in np.eye(land.dim)], axis=1)
+    np.testing.assert_allclose(normals, fd, atol=1e-6)
+
+
+def test_ratio_test_finds_the_first_sign_change():
+    land, theta = problem(hidden=(3, 3))
+    values = land.values(theta)
+    states = values > 0
+    M = land.products(states)
+    direction = np.random.default_rng(1).standard_normal(land.dim)
+    tau, hits = drs.ratio_test(land, values, M, land.normal_norms(M), states, direction, np.array([], dtype=int))
+    before = land.values(theta + (1 - 1e-7) * tau * direction)
+    after = land.values(theta + (1 + 1e-7) * tau * direction)
+    assert np.array_equal(before > 0, states)
+    assert np.flatnonzero((after > 0) != states).tolist() == hits.tolist()
+    assert abs(land.values(theta + tau * direction).flat[hits[0]]) < 1e-10
+
+
+@pytest.mark.parametrize("hidden", [(), (4,), (3, 3)])
+def test_vertex_has_dim_theta_independent_zero_boundaries(hidden):
+    land, theta = problem(hidden=hidden)
+    vertex = drs.descend_to_vertex(land, theta)
+    zeros, offset, condition = drs.vertex_checks(land, vertex)
+    assert len(set(vertex.critical.tolist())) == land.dim
+    assert zeros >= land.dim and offset < 1e-12 and condition < 1e8
+    assert land.loss(vertex.theta) <= land.loss(theta)
+
+
+def edge_steps(land: drs.L1Landscape, vertex: drs.Vertex, edge_set: drs.Edges) -> np.ndarray:
+    """The ratio-test step along every edge, with the released unit's state set to the edge's side."""
+    steps = []
+    for index, d in enumerate(edge_set.directions):
+        k, positive = divmod(index, 2)
+        states, M, norms = drs.set_branch_state(land, vertex, int(vertex.critical[k]), bool(positive))
+        steps.append(drs.ratio_test(land, vertex.values, M, norms, states, d, vertex.critical)[0])
+    return np.array(steps)
+
+
+def test_phase_one_skips_boundaries_dependent_on_the_critical_ones():
+    """A wide layer drives several units to w = b = 0 at once; the vertex must still have full-rank normals."""
+    X, y = study.make_data(200, 2, seed=0)
+    network = drs.random_network(2, (20,), drs.network_rng(0))
+    land = drs.L1Landscape(X, y, network)
+    vertex = drs.descend_to_vertex(land, network.theta0)
+    zeros, offset, condition = drs.vertex_checks(land, vertex)
+    assert zeros > land.dim  # degenerate: whole units switched off
+    assert condition < drs.MAX_CONDITION and offset < 1e-10
+    assert np.isfinite(drs.edges(land, vertex).normalised).all()
+
+
+@pytest.mark.parametrize(("hidden", "d", "seed", "degenerate"), [((), 2, 0, False), ((4,), 2, 4, False), ((3, 3), 2, 0, False), ((4,), 2, 0, True)])
+def test_edges_keep_the_other_boundaries_at_zero_and_have_the_stated_slope(hidden, d, seed, degenerate):
+    """Along each edge of positive length: the other critical boundaries stay 0, the released one moves by ±t,
+    the loss changes at the stated slope. At a degenerate vertex (a unit at w = b = 0, where all its
+    hyperplanes meet) the edges that would cross one of those hyperplanes have length zero instead."""
+    land, theta = problem(d=d, hidden=hidden, seed=seed)
+    vertex = drs.descend_to_vertex(land, theta)
+    assert (drs.vertex_checks(land, vertex)[0] > land.dim) == degenerate
+    edge_set = drs.edges(land, vertex)
+    steps = edge_steps(land, vertex, edge_set)
+    zero_length = steps <= 1e-12  # round-off: the boundary already passes through the vertex
+    assert zero_length.any() == degenerate
+    loss = land.loss(vertex.theta)
+    for index in np.flatnonzero(~zero_length):
+        k, positive = divmod(index, 2)
+        d, slope = edge_set.directions[index], edge_set.slopes[index]
+        t = min(1e-6 / np.linalg.norm(d), steps[index] / 2)
+        moved = land.values(vertex.theta + t * d)
+        assert np.abs(moved.flat[np.delete(vertex.critical, k)]).max() < 1e-12
+        assert moved.flat[vertex.critical[k]] == pytest.approx(t if positive else -t, rel=1e-6)
+        assert (land.loss(vertex.theta + t * d) - loss) / t == pytest.approx(slope, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("rule", ["steepest", "sequential_flip"])
+def test_linear_case_is_lad_regression(rule):
+    rng = np.random.default_rng(3)
+    X, y = rng.uniform(-3, 3, (200, 3)), rng.uniform(-3, 3, 200)
+    trace = drs.deep_relu_simplex(X, y, (), seed=0, max_pivots=5000, rule=rule)
+    optimum = drs.lad_linprog(X, y)
+    assert trace.certified
+    assert abs(trace.losses[-1] - optimum) <= 1e-8 * optimum
+    assert trace.theta.shape == (1, 4)
+    assert (trace.zero_counts >= 4).all()
+
+
+def test_deep_run_is_monotone_and_ends_at_a_local_minimum():
+    land, theta = problem(n=60, hidden=(3, 3), seed=2)
+    trace = drs.simplex(land, theta, max_pivots=5000)
+    assert trace.certified and trace.final_min_slope >= -1e-10
+    assert np.all(np.diff(trace.losses) <= 1e-12 * trace.losses[:-1])
+    np.testing.assert_allclose(trace.losses, trace.direct_losses, rtol=1e-10)
+    assert trace.start_loss >= trace.losses[0]
+    final, loss = trace.thetas[-1], trace.losses[-1]
+    probes = np.random.default_rng(0).standard_normal((500, land.dim))
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    assert min(land.loss(final + 1e-7 * u) for u in probes) >= loss - 1e-9 * loss
+
+
+def test_a_descending_edge_is_not_a_local_minimum():
+    land, theta = problem(n=60, hidden=(3, 3), seed=2)
+    vertex = drs.descend_to_vertex(land, theta)
+    edge_set = drs.edges(land, vertex)
+    (choice, *_) = drs.improving_edges(edge_set, 0.0)
+    d = edge_set.directions[choice]
+    assert land.loss(vertex.theta + 1e-6 * d) < land.loss(vertex.theta)
+
+
+def test_deep_relu_simplex_is_deterministic_and_draws_the_network_from_the_seed():
+    X, y = study.make_data(50, 2, seed=0)
+    a = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=50)
+    b = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=50)
+    c = drs.deep_relu_simplex(X, y, (3, 2), seed=6, max_pivots=50)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    assert a.start_loss != c.start_loss
+    assert a.pivots <= 50 and (a.certified or a.status == "max_pivots")
+
+
+def test_boundary_crossings_match_a_fine_grid():
+    land, theta = problem(n=30, hidden=(3, 3), seed=4)
+    direction = np.random.default_rng(2).standard_normal(land.dim)
+    u = direction / np.linalg.norm(direction)
+    radius = 0.3
+    ts = np.linspace(-radius, radius, 20001)
+    signs = np.stack([land.values(theta + t * u) > 0 for t in ts])
+    brute = int((signs[1:] != signs[:-1]).sum())
+    assert brute > 0
+    assert drs.boundary_crossings(land, theta, direction, radius) == brute
+
+
+def test_exponential_fit_recovers_an_exact_decay():
+    k = np.arange(30, 90)
+    fit = drs.fit_exponential(k, 7.0 + 3.0 * 0.93**k)
+    assert fit.limit == pytest.approx(7.0, abs=1e-6)
+    assert fit.rate == pytest.approx(0.93, abs=1e-6)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-9)
+    linear = drs.fit_exponential(k, 100.0 - 0.5 * k)
+    assert linear.rate > 0.999  # a straight decay has no finite limit to find
+
+
+def test_config_validation():
+    assert study.config("quick").hidden == (5, 5)
+    assert study.config("quick", hidden=[20]).hidden == (20,)
+    with pytest.raises(ParameterError):
+        study.config("quick", n_samples=2)
+    with pytest.raises(ParameterError):
+        study.config("quick", hidden=[5, 0])
+
+
+@pytest.mark.slow
+def test_claims_pass_at_the_quick_profile():
+    result = study.run(study.config("quick"), seed=0)
+    claims = study.claims(result)
+    assert all(c.passed for c in claims), [(c.name, c.value, c.verdict) for c in claims if not c.passed]
+    exact = [c for c in claims if c.known_failure is None]
+    assert len(exact) == 7 and all(c.holds for c in exact)
