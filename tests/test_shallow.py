@@ -1,0 +1,156 @@
+"""Tests of trainingdynamics.models.shallow: forward pass, gradients, GD runner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from trainingdynamics.diagnostics.activation import active_intervals, activation_counts
+from trainingdynamics.models.shallow import (
+    TARGETS,
+    Params,
+    autograd_gradients,
+    fixed_pattern_hessian,
+    forward,
+    gradient_descent,
+    gradients,
+    gradients_fast,
+    init_params,
+    loss,
+    make_data,
+    residual_fast,
+)
+
+
+def network(seed: int, width: int = 9, batch: tuple[int, ...] = ()) -> Params:
+    return init_params(np.random.default_rng(seed), width, batch)
+
+
+def test_forward_matches_a_python_loop():
+    x, _ = make_data("abs", 7)
+    p = network(0, 4)
+    expected = [sum(c * max(w * xi + b, 0.0) for c, w, b in zip(p.c, p.w, p.b)) for xi in x]
+    np.testing.assert_allclose(forward(x, p), expected, atol=1e-15)
+
+
+def test_init_params_distribution():
+    p = init_params(np.random.default_rng(0), 400, (50,), output_scale=0.5)
+    assert p.c.shape == (50, 400)
+    assert np.abs(p.w).max() <= 1 and np.abs(p.b).max() <= 1
+    # Var c = 0.25/400: the sample std of 20000 draws is within 3% of 0.025
+    assert p.c.std() == pytest.approx(0.025, rel=0.03)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_closed_form_gradients_match_autograd(seed):
+    x, y = make_data("sin5pi", 30)
+    p = network(seed, 12, (3,))
+    reference = autograd_gradients(x, y, p)
+    for name in ("c", "w", "b"):
+        np.testing.assert_allclose(getattr(gradients(x, y, p), name), getattr(reference, name), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_gradients_match_dense_gradients(seed):
+    x, y = make_data("piecewise", 33)
+    p = network(seed, 15, (2, 3))
+    lo, hi = active_intervals(x, p.w, p.b)
+    residual = residual_fast(x, y, p, lo, hi)
+    np.testing.assert_allclose(residual, forward(x, p) - y, atol=1e-13)
+    fast, dense = gradients_fast(x, residual, p, lo, hi), gradients(x, y, p)
+    for name in ("c", "w", "b"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(dense, name), atol=1e-13)
+
+
+def test_gradients_match_central_finite_differences():
+    x, y = make_data("abs", 21)
+    p = network(3, 5)
+    g = gradients(x, y, p)
+    h = 1e-6
+    for name in ("c", "w", "b"):
+        for j in range(5):
+            plus, minus = (Params(*(getattr(p, k) + s * h * (k == name) * np.eye(5)[j] for k in "cwb")) for s in (1, -1))
+            numeric = (loss(x, y, plus) - loss(x, y, minus)) / (2 * h)
+            assert getattr(g, name)[j] == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+
+
+def test_gradient_descent_matches_a_naive_loop():
+    x, y = make_data("piecewise", 25)
+    start = network(4, 6)
+    lr, steps = 0.05, 300
+    trajectory = gradient_descent(x, y, start, lr, steps, np.array([0, 10, 300]))
+    p = start
+    losses = []
+    for step in range(steps + 1):
+        losses.append(loss(x, y, p))
+        if step < steps:
+            g = gradients(x, y, p)
+            p = Params(p.c - lr * g.c, p.w - lr * g.w, p.b - lr * g.b)
+    np.testing.assert_allclose(trajectory.loss, np.array(losses)[[0, 10, 300]], rtol=1e-11)
+    np.testing.assert_allclose(trajectory.final.c, p.c, rtol=1e-10, atol=1e-13)
+    np.testing.assert_array_equal(trajectory.counts[-1], activation_counts(x, p.w, p.b))
+
+
+def test_gradient_descent_counts_every_pattern_change():
+    x, y = make_data("abs", 20)
+    start = network(5, 8)
+    steps = 200
+    trajectory = gradient_descent(x, y, start, 0.1, steps, np.arange(steps + 1))
+    per_step = np.count_nonzero(np.diff(trajectory.counts, axis=0), axis=1)  # changes of k_j between steps
+    assert trajectory.changes[0] == 0
+    assert np.all(np.diff(trajectory.changes) >= per_step)  # a set can change with k_j fixed only by a sign flip
+    assert trajectory.changes[-1] > 0
+
+
+def test_batched_gradient_descent_equals_separate_runs():
+    x, y = make_data("sin5pi", 20)
+    start = network(6, 5, (3,))
+    batched = gradient_descent(x, y, start, 0.02, 100, np.array([100]))
+    for k in range(3):
+        single = gradient_descent(x, y, start.map(lambda a: a[k]), 0.02, 100, np.array([100]))
+        np.testing.assert_allclose(batched.loss[k], single.loss, rtol=1e-13)
+        assert batched.changes[k, -1] == single.changes[-1]
+
+
+def test_frozen_pattern_keeps_the_active_sets():
+    x, y = make_data("piecewise", 30)
+    start = network(7, 6)
+    lo, hi = active_intervals(x, start.w, start.b)
+    trajectory = gradient_descent(x, y, start, 0.05, 2000, np.array([0, 2000]), freeze_pattern=True)
+    assert np.all(trajectory.counts == hi - lo)
+    assert trajectory.changes[-1] == 0
+    assert trajectory.loss[-1] < trajectory.loss[0]
+
+
+def test_gradient_descent_rejects_unsorted_data_and_bad_records():
+    x, y = make_data("abs", 10)
+    with pytest.raises(ValueError):
+        gradient_descent(x[::-1], y, network(0, 3), 0.1, 10, np.array([0]))
+    with pytest.raises(ValueError):
+        gradient_descent(x, y, network(0, 3), 0.1, 10, np.array([11]))
+
+
+def test_fixed_pattern_hessian_matches_finite_differences_of_the_gradient():
+    x, y = make_data("abs", 15)
+    p = network(8, 3)
+    hessian = fixed_pattern_hessian(x, y, p)
+    lo, hi = active_intervals(x, p.w, p.b)
+    theta = np.concatenate([p.c, p.w, p.b])
+
+    def frozen_gradient(t: np.ndarray) -> np.ndarray:
+        q = Params(t[:3], t[3:6], t[6:])
+        g = gradients_fast(x, residual_fast(x, y, q, lo, hi), q, lo, hi)
+        return np.concatenate([g.c, g.w, g.b])
+
+    h = 1e-6
+    numeric = np.stack([(frozen_gradient(theta + h * e) - frozen_gradient(theta - h * e)) / (2 * h) for e in np.eye(9)])
+    np.testing.assert_allclose(hessian, numeric, atol=1e-7)
+    assert np.allclose(hessian, hessian.T)
+
+
+def test_targets_are_the_documented_functions():
+    x, _ = make_data("abs", 5)
+    np.testing.assert_allclose(TARGETS["sin5pi"](x), np.sin(5 * np.pi * x))
+    assert TARGETS["piecewise"](np.array([-1.0, -0.5, 1.0])).tolist() == [0.0, 1.0, 0.0]
+    assert torch.get_default_dtype() == torch.float32  # the model does not change torch's global state
