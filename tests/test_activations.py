@@ -1,0 +1,129 @@
+"""The activations study: its measurements on synthetic inputs, its configs, and its claims at the quick profile."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from trainingdynamics.profiles import ParameterError
+from trainingdynamics.studies import activations as study
+
+
+def geometric_run(eigenvalues: np.ndarray, start: np.ndarray, eta: float, steps: int, speedup: float = 1.0) -> study.TrainingRun:
+    """A run whose components decay exactly as (1 − speedup·ηλ_i)^t."""
+    t = np.arange(steps + 1)[:, None]
+    components = start * (1 - speedup * eta * eigenvalues) ** t
+    return study.TrainingRun("relu", eta, eigenvalues, eigenvalues, components, 0.5 * np.sum(components**2, axis=1))
+
+
+def test_linear_dynamics_have_zero_rate_error() -> None:
+    eigenvalues = np.array([0.001, 0.02, 0.1, 0.5, 1.0])
+    run = geometric_run(eigenvalues, np.ones(5), eta=0.5, steps=300)
+    measured, predicted = study.measured_rates(run)
+    assert np.allclose(predicted, 0.5 * eigenvalues[1:])  # λ = 0.001 < 10⁻² λ_1 is not measurable
+    assert study.rate_error([run]) < 1e-12
+
+
+def test_wrong_rates_are_detected() -> None:
+    run = geometric_run(np.array([0.05, 0.2, 1.0]), np.ones(3), eta=0.5, steps=300, speedup=1.3)
+    assert study.rate_error([run]) == pytest.approx(0.3, rel=0.05)
+
+
+def test_weak_directions_are_not_measured() -> None:
+    run = geometric_run(np.array([0.1, 0.5, 1.0]), np.array([1.0, 0.05, 1.0]), eta=0.5, steps=50)
+    assert study.measurable(run).tolist() == [True, False, True]
+
+
+def test_sqrt_width_spread() -> None:
+    widths = np.array([100, 400, 1600])
+    assert study.sqrt_width_spread(study.GramCheck({}, widths, 3 / np.sqrt(widths))) == pytest.approx(1.0)
+    assert study.sqrt_width_spread(study.GramCheck({}, widths, 3 / widths)) == pytest.approx(4.0)
+
+
+def test_bump_target_is_centred_with_unit_rms() -> None:
+    angles = np.linspace(0, 2 * np.pi, 50, endpoint=False)
+    y = study.bump_target(np.stack([np.cos(angles), np.sin(angles)], axis=1), 4.0)
+    assert abs(y.mean()) < 1e-12 and np.mean(y**2) == pytest.approx(1.0)
+    assert np.argmax(y) == 0  # the bump sits at ϕ = 0
+
+
+def test_numerical_floor_hides_round_off_but_not_real_eigenvalues() -> None:
+    G = np.diag([1e-3, 1.0, 2.0])
+    assert study.spectrum(G)[0] == pytest.approx(1e-3)
+    assert study.spectrum(np.diag([-1e-16, 1.0]))[0] == pytest.approx(2 * study.RESOLUTION)
+
+
+def test_depth_growth_and_its_documented_failure() -> None:
+    growth = np.array([[1.0, 10.0, 50.0], [1.0, 100.0, 1e4]])
+    sweep = study.DepthSweep(np.array([1, 2, 4]), np.array([1.0, 2.0]), growth, np.array([8, 16]), np.array([20.0, np.nan]), 0)
+    assert study.depth_growth(sweep, 1.0) == pytest.approx(50.0)
+    assert study.depth_growth(sweep, 2.0) == pytest.approx(1e4)
+    reason = study.depth_failure(sweep, 1.0)
+    assert "50×" in reason and "2 (10000×)" in reason and "n = 8: 20×" in reason
+    assert study.depth_failure(sweep, 2.0) is None
+
+
+def test_median_growth_leaves_out_unresolved_draws() -> None:
+    profiles = np.array([[1e-10, 1e-8], [np.nan, 1e-9], [1e-10, 3e-8], [1e-11, 2e-9]])  # (draws, depths)
+    assert study.median_growth(profiles) == pytest.approx([1.0, 200.0])
+    assert np.isnan(study.median_growth(np.full((3, 2), np.nan))).all()
+
+
+def test_resolved_lambda_min() -> None:
+    assert study.resolved_lambda_min(np.diag([1e-6, 1.0])) == pytest.approx(1e-6)
+    assert np.isnan(study.resolved_lambda_min(np.diag([1e-15, 1.0])))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"train_width": 1000},
+        {"mc_samples": 1000},
+        {"subspace_dims": [3, 50]},
+        {"depths": [1, 2]},
+        {"depth_draws": 0},
+        {"train_activations": ["relu", "sigmoid", "tanh"]},
+        {"step_fraction": 1.5},
+        {"widths": [100]},
+        {"ambient_dim": 10},
+    ],
+)
+def test_bad_configs_are_rejected(overrides) -> None:
+    with pytest.raises(ParameterError):
+        study.config("quick", **overrides)
+
+
+def test_profiles_resolve() -> None:
+    assert study.config("full").train_activations == study.ACTIVATIONS
+    assert study.config("quick", train_steps=50).train_steps == 50
+
+
+@pytest.mark.slow
+def test_claims_hold_at_the_quick_profile() -> None:
+    claims = study.claims(study.run(study.config("quick"), seed=0))
+    assert all(c.passed for c in claims), [(c.name, c.value, c.verdict) for c in claims]
+    verdicts = {c.name: c.verdict for c in claims}
+    assert verdicts["depth_growth"] == "documented non-reproduction"
+
+
+@pytest.mark.slow
+def test_a_short_budget_fails_the_loss_claim() -> None:
+    cfg = dataclasses.replace(study.config("quick"), train_steps=5, train_activations=("relu", "tanh"))
+    runs = study.train_all(cfg, 0, cfg.ambient_dim)
+    assert study.final_loss(runs, "tanh") / study.final_loss(runs, "relu") < 10
+
+
+def test_limit_gap_compares_eigenvalues_by_rank() -> None:
+    run = geometric_run(np.array([0.2, 0.5, 1.0]), np.ones(3), eta=0.5, steps=10)
+    shifted = dataclasses.replace(run, limit_eigenvalues=np.array([0.25, 0.5, 1.0]))
+    assert study.limit_gap(run) == 0.0
+    assert study.limit_gap(shifted) == pytest.approx(0.2)
+
+
+def test_spectra_depend_on_the_seed_alone() -> None:
+    cfg = study.config("quick", subspace_dims=[2, 50], sweep_points=[10, 20], elu_alphas=[0.5])
+    first, second, other = (study.measure_spectra(cfg, seed) for seed in (3, 3, 4))
+    assert np.array_equal(first.lambda_min["relu"], second.lambda_min["relu"])
+    assert not np.array_equal(first.lambda_min["relu"], other.lambda_min["relu"])
