@@ -1,0 +1,343 @@
+"""Curvature and gradient-noise spectra of a model's loss: Hessian and gradient covariance.
+
+For a model with parameters θ ∈ R^P and a mean-reduced loss L(θ) = (1/n) Σ_i ℓ_i(θ)
+on examples (x_i, y_i):
+
+- the Hessian H = ∇²L is reached only through Hessian–vector products
+  Hv = ∇(∇L·v), computed forward-over-reverse (``jvp(grad(L))``) and accumulated
+  over chunks of *sum*-reduced losses, so the chunk size never changes the answer;
+  its top eigenpairs come from Lanczos with full reorthogonalisation;
+- the per-example gradients g_i = ∇ℓ_i come from ``vmap(grad(ℓ))`` over
+  ``functional_call``, and the gradient covariance
+  K = (1/n) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ = (1/n) G_cᵀ G_c  (G_c: centred gradients, n × P)
+  shares its nonzero spectrum with the n × n Gram matrix (1/n) G_c G_cᵀ, which is
+  far cheaper when n ≪ P; Tr K = (1/n) Σ_i ‖g_i − ḡ‖².
+
+Parameter vectors are flat: the trainable parameters in ``model.named_parameters()``
+order, each flattened. The caller's train/eval mode is never switched silently:
+``mode=None`` uses the model as it is, ``"train"``/``"eval"`` sets it for the call and
+restores every module's previous mode afterwards.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator, Literal
+
+import numpy as np
+import scipy.linalg
+import torch
+from torch import nn
+from torch.func import functional_call, grad, jvp, vmap
+
+from trainingdynamics.seeding import torch_generator
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Mode = Literal["train", "eval"] | None
+Params = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class EigenResult:
+    """Top eigenpairs of a symmetric operator, largest first, and what computing them cost."""
+
+    values: torch.Tensor  # (k,), float64, descending
+    vectors: torch.Tensor  # (k, P), float64, orthonormal rows
+    n_hvp: int  # operator applications used
+    converged: bool  # every residual ‖Av − λv‖ ≤ tol · max|λ|
+    residuals: torch.Tensor  # (k,), ‖Av − λv‖ for each pair
+
+
+@dataclass(frozen=True)
+class CovarianceSpectrum:
+    """Top eigenpairs and trace of the gradient covariance K, from n per-example gradients."""
+
+    values: torch.Tensor  # (k,), float64, descending
+    vectors: torch.Tensor  # (k, P), float64, orthonormal rows (parameter space)
+    trace: float  # Tr K = (1/n) Σ ‖g_i − ḡ‖²
+    n_examples: int
+
+
+@contextmanager
+def model_mode(model: nn.Module, mode: Mode) -> Iterator[nn.Module]:
+    """Put ``model`` in ``mode`` ("train", "eval" or None = unchanged) and restore every module afterwards."""
+    if mode not in ("train", "eval", None):
+        raise ValueError(f"mode must be 'train', 'eval' or None, got {mode!r}")
+    previous = [(module, module.training) for module in model.modules()]
+    if mode is not None:
+        model.train(mode == "train")
+    try:
+        yield model
+    finally:
+        for module, training in previous:
+            module.training = training
+
+
+def refuse_batch_coupling(model: nn.Module, what: str) -> None:
+    """Raise if a BatchNorm layer is in train mode: it mixes the examples, so ``what`` is undefined."""
+    coupled = [name for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    if coupled:
+        raise ValueError(
+            f"{what} are undefined for BatchNorm in train mode (layers {', '.join(coupled)} mix the examples "
+            "of a batch); pass mode='eval' to use the running statistics"
+        )
+
+
+def trainable_parameters(model: nn.Module) -> Params:
+    """The trainable parameters, detached, in ``named_parameters()`` order."""
+    return {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def flatten(tensors: Params) -> torch.Tensor:
+    """Concatenate the tensors of a parameter dict into one flat vector."""
+    return torch.cat([t.reshape(-1) for t in tensors.values()])
+
+
+def unflatten(vector: torch.Tensor, like: Params) -> Params:
+    """Split a flat vector into tensors shaped like ``like`` (the inverse of :func:`flatten`)."""
+    sizes = [t.numel() for t in like.values()]
+    pieces = torch.split(vector, sizes)
+    return {name: piece.reshape(t.shape) for (name, t), piece in zip(like.items(), pieces)}
+
+
+def chunks(n: int, chunk_size: int | None) -> list[slice]:
+    """Slices cutting ``range(n)`` into pieces of at most ``chunk_size`` (one piece if None)."""
+    size = n if chunk_size is None else chunk_size
+    if size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def hvp_operator(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, chunk_size: int | None = None
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """v ↦ Hv for the mean loss over (X, y) at the model's current parameters and mode.
+
+    Hv = (1/n) Σ_chunks ∇(∇L_chunk·v) with L_chunk the chunk's *summed* loss, each chunk's
+    term computed forward-over-reverse as ``jvp(grad(L_chunk), θ, v)``.
+    """
+    refuse_batch_coupling(model, "chunked Hessian-vector products")
+    params = trainable_parameters(model)
+    buffers = {name: b.detach() for name, b in model.named_buffers()}
+    pieces = chunks(len(X), chunk_size)
+
+    def summed_loss(p: Params, xs: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+        return loss_fn(functional_call(model, (p, buffers), (xs,)), ts) * len(xs)
+
+    def apply(vector: torch.Tensor) -> torch.Tensor:
+        tangent = unflatten(vector.to(next(iter(params.values())).dtype), params)
+        total = torch.zeros(vector.shape, dtype=torch.float64, device=vector.device)
+        for piece in pieces:
+            xs, ts = X[piece], y[piece]
+            _, product = jvp(grad(lambda p: summed_loss(p, xs, ts)), (params,), (tangent,))
+            total += flatten(product).to(torch.float64)
+        return total / len(X)
+
+    return apply
+
+
+def hessian_vector_product(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    vector: torch.Tensor,
+    *,
+    chunk_size: int | None = None,
+    mode: Mode = None,
+) -> torch.Tensor:
+    """Hv (float64, flat) for the mean loss over (X, y)."""
+    with model_mode(model, mode):
+        return hvp_operator(model, loss_fn, X, y, chunk_size=chunk_size)(vector)
+
+
+def ritz_pairs(alphas: list[float], betas: list[float], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` largest Ritz values (descending), their vectors in the Lanczos basis, and residuals β_j|s_j|."""
+    values, vectors = scipy.linalg.eigh_tridiagonal(np.array(alphas), np.array(betas[: len(alphas) - 1]))
+    order = np.argsort(values)[::-1][:k]
+    return values[order], vectors[:, order], betas[-1] * np.abs(vectors[-1, order])
+
+
+def lanczos(
+    matvec: Callable[[torch.Tensor], torch.Tensor],
+    dim: int,
+    *,
+    k: int = 1,
+    tol: float = 1e-6,
+    max_iter: int = 300,
+    start: torch.Tensor | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> EigenResult:
+    """Top-``k`` (largest algebraic) eigenpairs of a symmetric operator by Lanczos with full reorthogonalisation.
+
+    After j steps AQ_j = Q_j T_j + β_j q_{j+1} e_jᵀ, so a Ritz pair (θ, Q_j s) has residual
+    ‖A Q_j s − θ Q_j s‖ = β_j |s_j| exactly; iteration stops when every top-k residual is at most
+    ``tol`` · max|θ|, which bounds each eigenvalue's error by ``tol`` · ‖A‖.
+    """
+    if not 1 <= k <= dim:
+        raise ValueError(f"k must lie in [1, {dim}], got {k}")
+    steps = min(max_iter, dim)
+    if start is None:
+        start = torch.randn(dim, generator=torch_generator(seed), dtype=torch.float64)
+    q = start.to(device=device, dtype=torch.float64)
+    q = q / torch.linalg.norm(q)
+    basis = torch.empty(min(steps, max(2 * k, 32)), dim, dtype=torch.float64, device=device)  # doubled when full
+    alphas: list[float] = []
+    betas: list[float] = []
+    converged = False
+    for j in range(steps):
+        if j == len(basis):
+            basis = torch.cat([basis, torch.empty_like(basis)])
+        basis[j] = q
+        w = matvec(q).to(torch.float64)
+        alphas.append(float(q @ w))
+        for _ in range(2):  # full reorthogonalisation, twice ("twice is enough")
+            w = w - basis[: j + 1].T @ (basis[: j + 1] @ w)
+        betas.append(float(torch.linalg.norm(w)))
+        if j + 1 >= k:
+            theta, s, residuals = ritz_pairs(alphas, betas, k)
+            converged = bool(np.all(residuals <= tol * max(np.max(np.abs(theta)), 1e-300)))
+            if converged:
+                break
+        if betas[-1] == 0.0:
+            break
+        q = w / betas[-1]
+    if len(alphas) < k:
+        raise ValueError(f"the Krylov space of the start vector has dimension {len(alphas)} < k = {k}")
+    vectors = torch.as_tensor(s.T.copy(), dtype=torch.float64, device=device) @ basis[: len(alphas)]
+    return EigenResult(
+        values=torch.as_tensor(theta.copy()),
+        vectors=vectors,
+        n_hvp=len(alphas),
+        converged=converged,
+        residuals=torch.as_tensor(residuals.copy()),
+    )
+
+
+def hessian_eigenvalues(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    k: int = 1,
+    tol: float = 1e-6,
+    chunk_size: int | None = None,
+    mode: Mode = None,
+    max_iter: int = 300,
+    start: torch.Tensor | None = None,
+    seed: int = 0,
+) -> EigenResult:
+    """Top-``k`` Hessian eigenpairs of the mean loss over (X, y), by Lanczos on exact HVPs.
+
+    ``start`` (e.g. the previous top eigenvector along a trajectory) warm-starts Lanczos;
+    otherwise the start vector is Gaussian from ``seed``.
+    """
+    with model_mode(model, mode):
+        matvec = hvp_operator(model, loss_fn, X, y, chunk_size=chunk_size)
+        dim = sum(p.numel() for p in trainable_parameters(model).values())
+        return lanczos(matvec, dim, k=k, tol=tol, max_iter=max_iter, start=start, seed=seed, device=X.device)
+
+
+def per_example_gradients(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    mode: Mode = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """The n × P matrix whose row i is g_i = ∇_θ ℓ(f(x_i), y_i), via ``vmap(grad(...))``.
+
+    ℓ is ``loss_fn`` on a batch of one, so for a mean-reduced loss g_i is the gradient of
+    example i's own loss (not 1/n of it).
+    """
+    with model_mode(model, mode):
+        refuse_batch_coupling(model, "per-example gradients")
+        params = trainable_parameters(model)
+        buffers = {name: b.detach() for name, b in model.named_buffers()}
+
+        def example_loss(p: Params, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return loss_fn(functional_call(model, (p, buffers), (x.unsqueeze(0),)), t.unsqueeze(0))
+
+        grads = vmap(grad(example_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)(params, X, y)
+        return torch.cat([g.reshape(len(X), -1) for g in grads.values()], dim=1)
+
+
+def centred_gradients(gradients: torch.Tensor) -> torch.Tensor:
+    """G_c = G − ḡ in float64: the rows minus their mean."""
+    gradients = gradients.to(torch.float64)
+    return gradients - gradients.mean(dim=0)
+
+
+def covariance_spectrum(gradients: torch.Tensor, k: int = 1) -> CovarianceSpectrum:
+    """Top-``k`` eigenpairs and trace of K = (1/n) G_cᵀG_c from an n × P gradient matrix, in float64.
+
+    Uses the n × n Gram matrix (1/n) G_c G_cᵀ = U Λ Uᵀ when n ≤ P (then K's eigenvectors are
+    G_cᵀ u / √(nλ); a zero eigenvalue gets a zero vector), the P × P matrix otherwise.
+    """
+    n, dim = gradients.shape
+    if not 1 <= k <= min(n, dim):
+        raise ValueError(f"k must lie in [1, {min(n, dim)}], got {k}")
+    centred = centred_gradients(gradients)
+    if n <= dim:
+        values, small = torch.linalg.eigh(centred @ centred.T / n)
+        values, small = values.flip(0)[:k], small.flip(1)[:, :k]
+        vectors = nn.functional.normalize(centred.T @ small, dim=0).T  # G_cᵀu has norm √(nλ)
+    else:
+        values, big = torch.linalg.eigh(centred.T @ centred / n)
+        values, vectors = values.flip(0)[:k], big.flip(1)[:, :k].T
+    return CovarianceSpectrum(values.cpu(), vectors, float((centred**2).sum() / n), n)
+
+
+def gradient_covariance_eigenvalues(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    k: int = 1,
+    mode: Mode = None,
+    chunk_size: int | None = None,
+) -> CovarianceSpectrum:
+    """Top-``k`` eigenpairs (and trace) of the gradient covariance K over the examples (X, y)."""
+    gradients = per_example_gradients(model, loss_fn, X, y, mode=mode, chunk_size=chunk_size)
+    return covariance_spectrum(gradients, k)
+
+
+def gradient_covariance_trace(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    mode: Mode = None,
+    chunk_size: int | None = None,
+) -> float:
+    """Tr K = (1/n) Σ_i ‖g_i − ḡ‖², the total gradient variance over the examples (X, y)."""
+    centred = centred_gradients(per_example_gradients(model, loss_fn, X, y, mode=mode, chunk_size=chunk_size))
+    return float((centred**2).sum() / len(centred))
+
+
+def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The full P × P Hessian of the mean loss by ``torch.func.hessian``: a reference for tiny models only."""
+    params = trainable_parameters(model)
+    buffers = {name: b.detach() for name, b in model.named_buffers()}
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        return loss_fn(functional_call(model, (unflatten(theta, params), buffers), (X,)), y)
+
+    return torch.func.hessian(loss)(flatten(params))
+
+
+def looped_per_example_gradients(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-example gradients one example at a time with plain autograd: a slow reference."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    rows = [
+        torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss_fn(model(x.unsqueeze(0)), t.unsqueeze(0)), params)])
+        for x, t in zip(X, y)
+    ]
+    return torch.stack(rows)

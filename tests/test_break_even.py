@@ -1,0 +1,115 @@
+"""The break-even study: configuration, summaries of trajectories, and the claims at the quick profile."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from trainingdynamics.models.digits import cnn
+from trainingdynamics.profiles import ParameterError
+from trainingdynamics.studies import break_even as study
+
+
+def trajectory(lr: float, batch_size: int, seed: int, hessian: list[float], covariance: list[float], kth: list[float]) -> study.Trajectory:
+    """A hand-made trajectory with the given λ_H^1, λ_K^1 and λ_K^k series."""
+    n = len(hessian)
+    return study.Trajectory(
+        lr=lr, batch_size=batch_size, batch_norm=False, seed=seed, steps=np.arange(n) * 10, accuracy=np.linspace(0.1, 0.95, n),
+        hessian_top=np.array(hessian, float), covariance_top=np.array(covariance, float), covariance_kth=np.array(kth, float),
+        covariance_trace=np.ones(n), n_hvp=np.ones(n), reached=True, train_seconds=1.0, measure_seconds=1.0,
+    )  # fmt: skip
+
+
+def test_profiles_validate_and_accept_overrides():
+    assert study.config("quick", seeds=2).seeds == 2
+    assert study.config("full").seeds >= 3
+    full = study.config("full").learning_rates
+    assert len(full) >= 4 and np.log10(max(full) / min(full)) >= 1.5 - 1e-3
+    with pytest.raises(ParameterError):
+        study.config("quick", learning_rates=[0.1])
+    with pytest.raises(ParameterError):
+        study.config("quick", target_accuracy=1.5)
+    with pytest.raises(ParameterError):
+        study.config("quick", condition_k=500)
+    with pytest.raises(ParameterError):
+        study.config("quick", hessian_examples=5000)
+
+
+def test_break_even_is_the_hessian_peak_and_conditioning_is_taken_from_there_on():
+    t = trajectory(0.1, 32, 0, hessian=[1, 5, 9, 7, 8], covariance=[1, 2, 2, 2, 2], kth=[0.9, 0.1, 0.2, 0.6, 0.4])
+    assert t.break_even == 2
+    assert study.conditioning_after_break_even(t) == pytest.approx(0.3)  # max of 0.1, 0.3, 0.2 — not the 0.9 at t = 0
+    still_rising = trajectory(0.01, 32, 0, hessian=[1, 2, 3], covariance=[1, 1, 2], kth=[0.5, 0.5, 0.2])
+    assert still_rising.break_even == 2
+    assert study.conditioning_after_break_even(still_rising) == pytest.approx(0.1)
+
+
+def make_result(peaks_by_seed: dict[int, list[float]], cfg: study.Config) -> study.Result:
+    """A result whose lr-grid runs have the given λ_H^1 peaks (one list per seed, in lr order)."""
+    runs = {}
+    for seed, peaks in peaks_by_seed.items():
+        for lr, p in zip(cfg.learning_rates, peaks):
+            runs[(lr, cfg.batch_size, False, seed)] = trajectory(lr, cfg.batch_size, seed, [1, p, 1], [1, 1, 1], [1, 1, 1])
+    return study.Result(cfg, tuple(peaks_by_seed), runs, [], 0.0)
+
+
+def test_rank_correlation_is_the_median_over_seeds():
+    cfg = study.config("quick")
+    result = make_result({0: [4, 3, 2, 1], 1: [4, 3, 1, 2], 2: [1, 2, 3, 4]}, cfg)
+    # per seed ρ = −1, −0.8, +1: the median is −0.8
+    assert study.rank_correlation(result, study.hessian_peak, grid="lr") == pytest.approx(-0.8)
+    one_swap = make_result({0: [1, 2, 4, 3]}, cfg)
+    assert study.rank_correlation(one_swap, study.hessian_peak, grid="lr") == 0.8  # exactly, so ≥ 0.8 holds
+
+
+def test_edge_band_counts_only_runs_that_stay_in_the_band():
+    steps = np.arange(0, 100, 10)
+    inside = study.EdgeOfStability(0.5, steps, np.r_[np.linspace(1, 4, 5), np.full(5, 4.2)], np.ones(100))
+    one_excursion = study.EdgeOfStability(1.0, steps, np.r_[np.full(5, 1.0), [2.0, 2.0, 2.6, 2.0, 2.0]], np.ones(100))
+    below = study.EdgeOfStability(0.25, steps, np.full(10, 3.0), np.ones(100))
+    result = study.Result(study.config("quick"), (0,), {}, [inside, one_excursion, below], 0.0)
+    assert study.edge_band_count(result) == 1
+
+
+def test_plain_cnn_starts_from_scaled_weights_and_batch_norm_cnn_from_the_default():
+    cfg = study.config("quick", init_scale=0.25)
+    plain, default = study.make_cnn(cfg, batch_norm=False, seed=3), study.make_cnn(study.config("quick", init_scale=1.0), batch_norm=False, seed=3)
+    torch.testing.assert_close(plain[0].weight, 0.25 * default[0].weight)
+    torch.testing.assert_close(plain[0].bias, default[0].bias)
+    bn = study.make_cnn(cfg, batch_norm=True, seed=3)
+    torch.manual_seed(3)
+    reference = cnn(cfg.channels, batch_norm=True)
+    torch.testing.assert_close(bn[0].weight, reference[0].weight)
+
+
+def test_a_run_stops_at_the_first_measurement_with_the_target_accuracy():
+    cfg = study.config("quick", target_accuracy=0.1, n_train=300, hessian_examples=64, covariance_examples=64, eos_examples=100)
+    data, targets = study.load_data(cfg, 0, torch.device("cpu"))
+    t = study.sgd_trajectory(cfg, data, targets, lr=0.1, batch_size=32, batch_norm=False, seed=0)
+    first = int(np.argmax(t.accuracy >= 0.1))
+    assert t.reached and len(t.steps) == first + 1
+    assert np.all(t.hessian_top > 0) and np.all(t.covariance_kth <= t.covariance_top)
+
+
+def test_squared_loss_is_half_the_summed_squared_error_averaged_over_examples():
+    outputs, targets = torch.tensor([[1.0, 2.0], [0.0, 0.0]]), torch.tensor([[0.0, 0.0], [0.0, 3.0]])
+    assert float(study.squared_loss(outputs, targets)) == pytest.approx(0.5 * (5.0 + 9.0) / 2)
+
+
+def test_exactness_check_agrees_with_the_dense_references():
+    assert study.exactness_error(seed=1) < 1e-10
+
+
+@pytest.mark.slow
+def test_claims_pass_at_the_quick_profile():
+    result = study.run(study.config("quick"), seed=0)
+    failed = [f"{c.name}: {c.value:.4g} ({c.verdict})" for c in study.claims(result) if not c.passed]
+    assert not failed, failed
+
+
+def test_probe_cost_and_share_from_the_recorded_timings():
+    t = trajectory(0.1, 32, 0, hessian=[1, 2, 3, 4, 5], covariance=[1] * 5, kth=[1] * 5)  # steps 0..40, 1 s each
+    result = study.Result(study.config("quick"), (0,), {(0.1, 32, False, 0): t}, [], 0.0)
+    assert study.measurement_share(result) == pytest.approx(0.5)
+    assert study.probe_cost_in_steps(result) == pytest.approx((1.0 / 5) / (1.0 / 41))

@@ -1,0 +1,196 @@
+"""The spectra diagnostics against dense float64 references on tiny networks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from trainingdynamics.diagnostics import spectra
+from trainingdynamics.models.digits import cnn, mlp
+
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """Dense references in float64; the default dtype is restored for other test modules."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+def cross_entropy(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(out, target)
+
+
+def squared(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return 0.5 * ((out - target) ** 2).sum(dim=1).mean()
+
+
+def tiny_problem(kind: str = "mlp", n: int = 12, seed: int = 0):
+    """A float64 network with a few hundred parameters, random inputs and labels."""
+    torch.manual_seed(seed)
+    if kind == "mlp":
+        model = mlp((5, 7, 6, 3), activation="tanh").double()
+        X = torch.randn(n, 5)
+    else:
+        model = cnn((2, 3), n_classes=3).double()
+        X = torch.randn(n, 1, 8, 8)
+    y = torch.randint(0, 3, (n,))
+    return model, X, y
+
+
+def test_dense_hessian_reference_matches_finite_differences_of_the_gradient():
+    model, X, y = tiny_problem()
+    H = spectra.dense_hessian(model, cross_entropy, X, y)
+    params = list(model.parameters())
+    theta = torch.nn.utils.parameters_to_vector(params).detach()
+
+    def gradient(at: torch.Tensor) -> torch.Tensor:
+        torch.nn.utils.vector_to_parameters(at, params)
+        return torch.cat([g.reshape(-1) for g in torch.autograd.grad(cross_entropy(model(X), y), params)])
+
+    v, h = torch.randn(len(theta)), 1e-5
+    central = (gradient(theta + h * v) - gradient(theta - h * v)) / (2 * h)
+    torch.nn.utils.vector_to_parameters(theta, params)
+    torch.testing.assert_close(central, H @ v, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_hvp_matches_dense_hessian(kind):
+    model, X, y = tiny_problem(kind)
+    H = spectra.dense_hessian(model, cross_entropy, X, y)
+    v = torch.randn(len(H))
+    Hv = spectra.hessian_vector_product(model, cross_entropy, X, y, v)
+    torch.testing.assert_close(Hv, H @ v, rtol=1e-10, atol=1e-12)
+
+
+def test_hvp_does_not_depend_on_chunk_size():
+    model, X, y = tiny_problem(n=13)
+    v = torch.randn(sum(p.numel() for p in model.parameters()))
+    whole = spectra.hessian_vector_product(model, cross_entropy, X, y, v)
+    for size in (1, 4, 5, 13, 50):
+        torch.testing.assert_close(spectra.hessian_vector_product(model, cross_entropy, X, y, v, chunk_size=size), whole)
+
+
+@pytest.mark.parametrize("loss_fn", [cross_entropy, squared])
+def test_top_hessian_eigenpairs_match_dense_eigvalsh(loss_fn):
+    model, X, y = tiny_problem()
+    target = y if loss_fn is cross_entropy else nn.functional.one_hot(y, 3).double()
+    exact_values, exact_vectors = torch.linalg.eigh(spectra.dense_hessian(model, loss_fn, X, target))
+    result = spectra.hessian_eigenvalues(model, loss_fn, X, target, k=3, chunk_size=5)
+    assert result.converged
+    assert result.n_hvp < len(exact_values)
+    torch.testing.assert_close(result.values, exact_values.flip(0)[:3], rtol=1e-6, atol=0)
+    overlaps = (result.vectors @ exact_vectors.flip(1)[:, :3]).diagonal().abs()
+    torch.testing.assert_close(overlaps, torch.ones(3), rtol=0, atol=1e-6)
+
+
+def test_lanczos_finds_largest_algebraic_eigenvalues_of_an_indefinite_matrix():
+    generator = torch.Generator().manual_seed(1)
+    basis, _ = torch.linalg.qr(torch.randn(60, 60, generator=generator))
+    values = torch.cat([torch.tensor([5.0, 3.0, 2.5]), torch.linspace(-9.0, 1.0, 57)])
+    A = basis @ torch.diag(values) @ basis.T
+    result = spectra.lanczos(lambda v: A @ v, 60, k=3, tol=1e-10)
+    assert result.converged
+    torch.testing.assert_close(result.values, torch.tensor([5.0, 3.0, 2.5]), rtol=1e-9, atol=0)
+    residuals = torch.linalg.norm(result.vectors @ A - result.values[:, None] * result.vectors, dim=1)
+    torch.testing.assert_close(residuals, result.residuals, rtol=1e-3, atol=1e-12)
+
+
+def test_lanczos_with_a_small_gap_runs_past_its_initial_basis_and_converges():
+    A = torch.diag(torch.linspace(0.0, 1.0, 200))
+    result = spectra.lanczos(lambda v: A @ v, 200, k=2, tol=1e-9)
+    assert result.converged and result.n_hvp > 64  # the basis was grown at least twice
+    torch.testing.assert_close(result.values, torch.tensor([1.0, 199 / 199 - 1 / 199]), rtol=1e-9, atol=0)
+
+
+def test_lanczos_reports_non_convergence_within_its_budget():
+    A = torch.diag(torch.linspace(0.0, 1.0, 200))
+    result = spectra.lanczos(lambda v: A @ v, 200, k=1, tol=1e-12, max_iter=5)
+    assert result.n_hvp == 5
+    assert not result.converged
+
+
+def test_warm_start_from_the_top_eigenvector_needs_few_products():
+    model, X, y = tiny_problem()
+    cold = spectra.hessian_eigenvalues(model, cross_entropy, X, y)
+    warm = spectra.hessian_eigenvalues(model, cross_entropy, X, y, start=cold.vectors[0])
+    assert warm.n_hvp <= 2 < cold.n_hvp
+    torch.testing.assert_close(warm.values, cold.values, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_per_example_gradients_match_a_loop(kind):
+    model, X, y = tiny_problem(kind)
+    G = spectra.per_example_gradients(model, cross_entropy, X, y, chunk_size=5)
+    torch.testing.assert_close(G, spectra.looped_per_example_gradients(model, cross_entropy, X, y), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("n", [12, 400])  # n < P uses the Gram matrix, n > P the covariance itself
+def test_gradient_covariance_spectrum_matches_the_dense_covariance(n):
+    model, X, y = tiny_problem(n=n)
+    G = spectra.looped_per_example_gradients(model, cross_entropy, X, y)
+    centred = G - G.mean(dim=0)
+    K = centred.T @ centred / n
+    exact_values, exact_vectors = torch.linalg.eigh(K)
+    result = spectra.gradient_covariance_eigenvalues(model, cross_entropy, X, y, k=4)
+    torch.testing.assert_close(result.values, exact_values.flip(0)[:4], rtol=1e-6, atol=0)
+    overlaps = (result.vectors @ exact_vectors.flip(1)[:, :4]).diagonal().abs()
+    torch.testing.assert_close(overlaps, torch.ones(4), rtol=0, atol=1e-6)
+    trace = spectra.gradient_covariance_trace(model, cross_entropy, X, y)
+    assert trace == pytest.approx(float(torch.trace(K)), rel=1e-12)
+    assert result.trace == pytest.approx(trace, rel=1e-12)
+
+
+def test_batch_norm_in_train_mode_is_refused_for_per_example_quantities():
+    model = mlp((5, 6, 3), batch_norm=True).double().train()
+    X, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    with pytest.raises(ValueError, match="BatchNorm in train mode"):
+        spectra.per_example_gradients(model, cross_entropy, X, y)
+    with pytest.raises(ValueError, match="BatchNorm in train mode"):
+        spectra.hessian_eigenvalues(model, cross_entropy, X, y, mode="train")
+    G = spectra.per_example_gradients(model, cross_entropy, X, y, mode="eval")
+    assert G.shape == (8, sum(p.numel() for p in model.parameters()))
+
+
+def test_the_callers_modes_are_restored():
+    model = mlp((5, 6, 3), batch_norm=True).double().train()
+    model[1].eval()  # a mixed state must come back exactly
+    before = [m.training for m in model.modules()]
+    X, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    spectra.hessian_eigenvalues(model, cross_entropy, X, y, mode="eval")
+    spectra.gradient_covariance_eigenvalues(model, cross_entropy, X, y, mode="eval")
+    assert [m.training for m in model.modules()] == before
+    with pytest.raises(ValueError):
+        spectra.per_example_gradients(model, cross_entropy, X, y, mode="train")
+    assert [m.training for m in model.modules()] == before
+
+
+def test_eval_mode_diagnostics_do_not_touch_running_statistics():
+    model = mlp((5, 6, 3), batch_norm=True).double()
+    X, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    model.train()
+    model(X)  # move the running statistics off their defaults
+    stats = {name: b.clone() for name, b in model.named_buffers()}
+    spectra.hessian_eigenvalues(model, cross_entropy, X, y, mode="eval")
+    spectra.per_example_gradients(model, cross_entropy, X, y, mode="eval")
+    for name, b in model.named_buffers():
+        torch.testing.assert_close(b, stats[name], rtol=0, atol=0)
+
+
+def test_float32_models_give_float32_accurate_eigenvalues():
+    model, X, y = tiny_problem()
+    exact = spectra.hessian_eigenvalues(model, cross_entropy, X, y, k=2).values
+    single = spectra.hessian_eigenvalues(model.float(), cross_entropy, X.float(), y, k=2, tol=1e-4).values
+    torch.testing.assert_close(single, exact, rtol=1e-4, atol=0)
+
+
+def test_flatten_and_unflatten_are_inverse():
+    model, _, _ = tiny_problem("cnn")
+    params = spectra.trainable_parameters(model)
+    back = spectra.unflatten(spectra.flatten(params), params)
+    assert list(back) == list(params)
+    for name in params:
+        torch.testing.assert_close(back[name], params[name], rtol=0, atol=0)
