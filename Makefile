@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/trainingdynamics build --profile $(PROFILE)
 
+# pytest-xdist runs two workers on two cores: one thread each, or OpenMP spin-waits stall them.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf _build
