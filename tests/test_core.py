@@ -157,3 +157,25 @@ def test_log_spaced_steps() -> None:
     grid = log_spaced_steps(10_000, 50)
     assert grid[0] == 0 and grid[-1] == 10_000
     assert np.all(np.diff(grid) > 0)
+
+
+def test_child_streams_are_repeatable_and_distinct() -> None:
+    from trainingdynamics.seeding import child_rng, child_seed
+
+    assert np.array_equal(child_rng(1, "data", 3).random(5), child_rng(1, "data", 3).random(5))
+    draws = [child_rng(1, *key).random(5) for key in [("data", 3), ("data", 4), ("init", 3), ()]]
+    assert len({d.tobytes() for d in draws}) == len(draws)
+    assert not np.array_equal(child_rng(1).random(5), np.random.default_rng(1).random(5))
+    assert child_seed(2, "torch") == child_seed(2, "torch") != child_seed(3, "torch")
+
+
+def test_fit_exponential_recovers_factor_and_flags_bad_fits() -> None:
+    from trainingdynamics.diagnostics.rates import fit_exponential
+
+    k = np.arange(50)
+    exact = fit_exponential(k, 3.0 * 0.9**k)
+    assert exact.factor == pytest.approx(0.9, rel=1e-12) and exact.r_squared == pytest.approx(1.0)
+    noisy = fit_exponential(k, 1.0 + np.random.default_rng(0).random(50))
+    assert noisy.r_squared < 0.5
+    with pytest.raises(ValueError):
+        fit_exponential(k[:3], np.array([1.0, 0.0, 1.0]))

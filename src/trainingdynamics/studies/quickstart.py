@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from trainingdynamics.claims import Claim, at_most
+from trainingdynamics.diagnostics.rates import fit_exponential
 from trainingdynamics.profiles import ParameterError, require_positive, resolve
 from trainingdynamics.seeding import seed_everything
 from trainingdynamics.training import History, train
@@ -136,7 +137,7 @@ def late_rate(errors: np.ndarray) -> float:
     """Per-step contraction fitted over the second half of the steps above the floor."""
     stop = above_floor(errors)
     steps = np.arange(stop // 2, stop)
-    return float(np.exp(np.polyfit(steps, np.log(errors[steps]), 1)[0]))
+    return fit_exponential(steps, errors[steps]).factor
 
 
 def claims(result: Result) -> list[Claim]:
