@@ -31,6 +31,12 @@ def test_documented_non_reproduction_is_strict() -> None:
     assert holding.verdict == "unexpectedly reproduced" and not holding.passed
 
 
+def test_nan_is_not_measured_and_never_passes() -> None:
+    assert at_most("a", "s", math.nan, 1.0).verdict == "not measured"
+    unmeasured = at_most("a", "s", math.nan, 1.0, known_failure="reason")
+    assert unmeasured.verdict == "not measured" and not unmeasured.passed
+
+
 def test_verdict_raises_on_failure_and_names_the_claim() -> None:
     claims = [at_most("good", "s", 0.0, 1.0), at_least("bad", "s", 0.0, 1.0)]
     with pytest.raises(ClaimsFailed, match="bad"):

@@ -53,7 +53,13 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        """One of: reproduced, failed, documented non-reproduction, unexpectedly reproduced."""
+        """One of: reproduced, failed, not measured, documented non-reproduction, unexpectedly reproduced.
+
+        A NaN value is "not measured" and never passes: a documented non-reproduction must
+        be measured, or it could never start holding and flag the text as out of date.
+        """
+        if math.isnan(self.value):
+            return "not measured"
         if self.known_failure is None:
             return "reproduced" if self.holds else "failed"
         return "unexpectedly reproduced" if self.holds else "documented non-reproduction"
