@@ -50,10 +50,10 @@ def summary(outcomes: Sequence[Outcome]) -> str:
 
 def list_chapters(layout: Layout) -> int:
     """Print each chapter with its one-line claim and last result."""
-    for chapter in CHAPTERS:
-        if not layout.source(chapter).is_file():
-            continue
-        print(f"{chapter:<12} {last_result(chapter, layout):<40} {study(chapter).CLAIM}")
+    rows = [(c, last_result(c, layout), study(c).CLAIM) for c in CHAPTERS if layout.source(c).is_file()]
+    width = max(len(result) for _, result, _ in rows)
+    for chapter, result, claim in rows:
+        print(f"{chapter:<12} {result:<{width}}  {claim}")
     return 0
 
 
