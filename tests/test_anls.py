@@ -1,0 +1,228 @@
+"""Tests of ANLS (algorithms/anls.py) against dense references, and of the anls study."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from trainingdynamics.algorithms import anls as A
+from trainingdynamics.claims import verdict
+from trainingdynamics.diagnostics.activation import active_mask
+from trainingdynamics.models.shallow import Params, forward, init_params, loss, make_data
+from trainingdynamics.profiles import ParameterError
+from trainingdynamics.studies import anls as study
+
+
+def dense_design(x: np.ndarray, pattern: A.Pattern) -> np.ndarray:
+    """Φ_A with columns x·1_{A_j} then 1_{A_j}, built from the index masks directly."""
+    index = np.arange(len(x))
+    mask = np.where(pattern.s[:, None] > 0, index >= pattern.p[:, None], index < pattern.p[:, None]).astype(float)
+    return np.concatenate([(mask * x).T, mask.T], axis=1)
+
+
+def dense_level(x: np.ndarray, y: np.ndarray, pattern: A.Pattern) -> float:
+    """min_θ (1/2m)‖Φ_A θ − y‖² by a dense rank-revealing lstsq."""
+    phi = dense_design(x, pattern)
+    theta, *_ = np.linalg.lstsq(phi, y, rcond=None)
+    return float(0.5 * np.mean((phi @ theta - y) ** 2))
+
+
+def random_pattern(rng: np.random.Generator, n: int, m: int) -> A.Pattern:
+    return A.Pattern(rng.choice([-1, 1], n), rng.integers(0, m + 1, n))
+
+
+RANK_DEFICIENT = A.Pattern(np.array([1, 1, -1, 1, -1, 1]), np.array([7, 7, 0, 0, 20, 12]))  # duplicate, dead, all-active
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_move_scores_equal_dense_least_squares(seed):
+    rng = np.random.default_rng(seed)
+    x, y = make_data("sin5pi", 30)
+    y = y + 0.1 * rng.standard_normal(30)
+    pattern = RANK_DEFICIENT if seed == 0 else random_pattern(rng, 6, 30)
+    neuron, moves = A.candidate_moves(x, pattern, A.least_squares_kinks(x, y, pattern))
+    scores = A.score_moves(x, y, pattern, neuron, moves)
+    reference = np.array([dense_level(x, y, A.with_move(pattern, int(j), moves, k)) for k, j in enumerate(neuron)])
+    np.testing.assert_allclose(scores, reference, rtol=1e-9, atol=1e-15)
+
+
+def test_candidate_moves_stay_on_the_grid_and_change_one_neuron():
+    x, _ = make_data("abs", 10)
+    pattern = A.Pattern(np.array([1, -1, 1]), np.array([0, 10, 5]))
+    neuron, moves = A.candidate_moves(x, pattern, np.array([np.nan, np.nan, 0.6]))
+    assert np.all((moves.p >= 0) & (moves.p <= 10))
+    assert set(zip(neuron.tolist(), moves.s.tolist(), moves.p.tolist())) == {
+        (0, 1, 1), (0, 1, 2), (0, -1, 0),
+        (1, -1, 8), (1, -1, 9), (1, 1, 10),
+        (2, 1, 3), (2, 1, 4), (2, 1, 6), (2, 1, 7), (2, -1, 5), (2, 1, 8),  # x_7 < 0.6 < x_8: the jump
+    }
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_kink_bounds_are_exactly_the_realisable_kinks(seed):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-1, 1, 25))
+    pattern = random_pattern(rng, 40, 25)
+    low, high = A.kink_bounds(x, pattern)
+    index = np.arange(25)
+    wanted = np.where(pattern.s[:, None] > 0, index >= pattern.p[:, None], index < pattern.p[:, None])
+    w = pattern.s.astype(float)
+    for t in (low, high, 0.5 * (low + high)):
+        assert np.array_equal(active_mask(x, w, -w * t), wanted)
+    # one float beyond a bound that is adjacent to a data point changes the pattern; the outer cuts do not
+    below = np.any(active_mask(x, w, -w * np.nextafter(low, -np.inf)) != wanted, axis=1)
+    above = np.any(active_mask(x, w, -w * np.nextafter(high, np.inf)) != wanted, axis=1)
+    np.testing.assert_array_equal(below, pattern.p > 0)
+    np.testing.assert_array_equal(above, pattern.p < 25)
+
+
+def test_realise_attains_its_loss_with_its_pattern():
+    rng = np.random.default_rng(5)
+    x, y = make_data("piecewise", 40)
+    for _ in range(10):
+        pattern = random_pattern(rng, 7, 40)
+        state = A.realise(x, y, pattern)
+        np.testing.assert_array_equal(active_mask(x, state.params.w, state.params.b), dense_design(x, pattern)[:, 7:].T > 0)
+        assert abs(float(loss(x, y, state.params)) - state.loss) <= 1e-14
+        assert state.loss >= dense_level(x, y, pattern) - 1e-14
+        if state.projected == 0:
+            assert state.loss == pytest.approx(dense_level(x, y, pattern), rel=1e-9, abs=1e-15)
+
+
+def test_anls_api_monotone_and_attained():
+    x, y = make_data("sin5pi", 40)
+    result = A.anls(x, y, 8, iterations=15, seed=3)
+    assert len(result.losses) >= 2 and result.losses[0] == pytest.approx(float(loss(x, y, init_params(np.random.default_rng(3), 8))))
+    assert np.all(np.diff(result.losses) < 0)
+    assert float(loss(x, y, Params(result.c, result.w, result.b))) == pytest.approx(result.losses[-1], abs=1e-14)
+    assert result.solves[-1] >= len(result.losses) - 1
+
+
+def test_anls_ignores_input_order():
+    x, y = make_data("piecewise", 30)
+    order = np.random.default_rng(0).permutation(30)
+    a = A.anls(x, y, 5, iterations=10, seed=1)
+    b = A.anls(x[order], y[order], 5, iterations=10, seed=1)
+    np.testing.assert_array_equal(a.losses, b.losses)
+
+
+def test_anls_fits_abs_exactly_where_gd_cannot():
+    x, y = make_data("abs", 40)
+    result = A.anls(x, y, 2, iterations=50, seed=0)
+    assert result.losses[-1] < 1e-20
+    np.testing.assert_allclose(np.sort(-result.b / result.w), [0.0, 0.0], atol=1e-12)
+
+
+def test_batched_adam_equals_separate_runs():
+    x, y = make_data("abs", 20)
+    start = init_params(np.random.default_rng(0), 4, (3,))
+    _, together, _ = study.adam(x, y, start, 1e-2, 50, 10, 0)
+    _, alone, _ = study.adam(x, y, start.map(lambda a: a[1:2]), 1e-2, 50, 10, 0)
+    np.testing.assert_allclose(together[1], alone[0], rtol=1e-12)
+
+
+def test_iterations_to_reach_and_speedup_table():
+    assert study.iterations_to_reach(np.array([1.0, 0.5, 0.1]), 0.5) == 1.0
+    assert study.iterations_to_reach(np.array([0.2, 0.1]), 0.3) == 1.0  # never below one iteration
+    assert study.iterations_to_reach(np.array([1.0, 0.5]), 0.1) == np.inf
+
+
+def test_realised_pattern_and_loss_checks_catch_a_broken_run():
+    cfg = study.config("quick", targets=["abs"], seeds=1, gd_steps=100, adam_steps=20, iterations=5, exact_seeds=1, gd_check_steps=10)
+    result = study.run(cfg, seed=0)
+    assert study.pattern_mismatches(result) == 0 and study.loss_mismatch(result) < 1e-12
+    run = result.runs[0].anls[0]
+    run.history.b[-1][0] += 0.5 * np.sign(run.history.w[-1][0])  # shift one kink: pattern and loss no longer match
+    assert study.pattern_mismatches(result) == 1 and study.loss_mismatch(result) > 1e-12
+    run.losses[-1] = 2 * run.losses[0]
+    assert study.worst_increase(result) > 0
+
+
+def test_config_validation():
+    assert study.config("full").seeds >= 20
+    with pytest.raises(ParameterError):
+        study.config("quick", targets=["cosine"])
+    with pytest.raises(ParameterError):
+        study.config("quick", exact_widths=[2])
+    with pytest.raises(ParameterError):
+        study.config("quick", lr=0.0)
+    with pytest.raises(ParameterError):
+        study.run(study.config("quick"), device="cuda")
+
+
+def test_claims_on_a_tiny_run():
+    cfg = study.config("quick", seeds=2, gd_steps=2000, adam_steps=200, iterations=20, exact_seeds=4, gd_check_steps=500, records=50)
+    result = study.run(cfg, seed=0)
+    claims = {c.name: c for c in study.claims(result)}
+    for name in ("monotone", "pattern_realised", "loss_realised"):
+        assert claims[name].passed, claims[name]
+    table = study.speedup_table(result.runs)
+    assert len(table) == 2 * len(cfg.targets) and np.all(table["iteration ratio"] > 0)
+
+
+@pytest.mark.slow
+def test_claims_pass_at_quick():
+    """About 10 s on idle cores, 40 s on the shared ones."""
+    result = study.run(study.config("quick"), seed=0)
+    verdict("anls", study.claims(result))
+
+
+# ----------------------------------------------------------------------------------------------
+# The multivariate (2-D) demonstration
+
+
+def random_planes(seed: int, width: int) -> A.Planes:
+    rng = np.random.default_rng(seed)
+    return A.Planes(rng.standard_normal(width), rng.uniform(-1, 1, (width, 2)), rng.uniform(-1, 1, width))
+
+
+def test_plane_pattern_fit_recovers_a_network_with_that_pattern():
+    X, _ = study.plane_data(10)
+    truth = random_planes(0, 4)
+    y = A.plane_forward(X, truth)
+    mask = A.plane_mask(X, truth.w, truth.b)
+    a, beta, level = A.plane_pattern_fit(X, y, mask)
+    assert level < 1e-28
+    alive = mask.sum(axis=1) >= 3  # neurons active on enough (non-collinear) points are identifiable; dead ones get 0
+    assert alive.sum() >= 2
+    np.testing.assert_allclose(a[alive], truth.c[alive, None] * truth.w[alive], atol=1e-10)
+    np.testing.assert_allclose(beta[alive], (truth.c * truth.b)[alive], atol=1e-10)
+    np.testing.assert_allclose(a[~alive], 0.0, atol=1e-12)
+
+
+def test_plane_moves_translate_flip_and_jump():
+    X, y = study.plane_data(8)
+    p = random_planes(1, 3)
+    norm = np.linalg.norm(p.w, axis=1)
+    p = A.Planes(p.c, p.w / norm[:, None], p.b / norm)
+    neuron, ws, bs = A.plane_moves(X, y, p)
+    masks = A.plane_mask(X, ws[:, None, :], bs[:, None])[:, 0]  # (C, m): the moved neuron's new active set
+    current = A.plane_mask(X, p.w, p.b)[neuron]
+    n = len(p.c)
+    shrink, grow = masks[2 * n : 4 * n], masks[:2 * n]  # STEPS = (-2, -1, 1, 2)
+    assert np.all(shrink <= current[2 * n : 4 * n]) and np.all(grow >= current[:2 * n])
+    flipped = masks[4 * n : 5 * n]
+    np.testing.assert_array_equal(flipped, ~current[4 * n : 5 * n])  # no grid point lies on a random plane
+    a, beta, _ = A.plane_pattern_fit(X, y, A.plane_mask(X, p.w, p.b))
+    np.testing.assert_allclose(ws[-n:] * np.linalg.norm(a, axis=1)[:, None], a)
+
+
+def test_anls_planes_is_monotone_attained_and_fits_exactly():
+    X, y = study.plane_data(12)
+    result = A.anls_planes(X, y, random_planes(2, 8), iterations=100)
+    assert np.all(np.diff(result.losses) < 0)
+    for network, tracked in zip(result.networks, result.losses):
+        assert abs(0.5 * np.mean((A.plane_forward(X, network) - y) ** 2) - tracked) < 1e-14
+    assert result.losses[-1] < 1e-20
+
+
+def test_torch_networks_match_numpy_forward():
+    X, _ = study.plane_data(6)
+    p = random_planes(3, 5)
+    model = study.ShallowNetworks(p.c[None], p.w[None], p.b[None])
+    np.testing.assert_allclose(model(torch.tensor(X)).detach().numpy()[0], A.plane_forward(X, p), rtol=1e-14, atol=1e-14)
+    x, _ = make_data("abs", 9)
+    q = init_params(np.random.default_rng(0), 4)
+    one_d = study.ShallowNetworks(q.c[None], q.w[None, :, None], q.b[None])
+    np.testing.assert_allclose(one_d(torch.tensor(x[:, None])).detach().numpy()[0], forward(x, q), rtol=1e-14, atol=1e-14)
