@@ -9,6 +9,7 @@ import torch
 
 from trainingdynamics.algorithms import simplex as drs
 from trainingdynamics.profiles import ParameterError
+from trainingdynamics.seeding import child_rng
 from trainingdynamics.studies import simplex as study
 
 
@@ -90,7 +91,7 @@ def edge_steps(land: drs.L1Landscape, vertex: drs.Vertex, edge_set: drs.Edges) -
 def test_phase_one_skips_boundaries_dependent_on_the_critical_ones():
     """A wide layer drives several units to w = b = 0 at once; the vertex must still have full-rank normals."""
     X, y = study.make_data(200, 2, seed=0)
-    network = drs.random_network(2, (20,), drs.network_rng(0))
+    network = drs.random_network(2, (20,), child_rng(0, "network"))
     land = drs.L1Landscape(X, y, network)
     vertex = drs.descend_to_vertex(land, network.theta0)
     zeros, offset, condition = drs.vertex_checks(land, vertex)
@@ -138,7 +139,10 @@ def test_deep_run_is_monotone_and_ends_at_a_local_minimum():
     land, theta = problem(n=60, hidden=(3, 3), seed=2)
     trace = drs.simplex(land, theta, max_pivots=5000)
     assert trace.certified and trace.final_min_slope >= -1e-10
-    assert np.all(np.diff(trace.losses) <= 1e-12 * trace.losses[:-1])
+    direct = np.array([land.loss(theta) for theta in trace.thetas])  # forward passes, independent of the tracking
+    np.testing.assert_array_equal(direct, trace.direct_losses)
+    assert np.all(np.diff(direct) <= 1e-9 * direct[:-1])
+    assert direct[-1] < direct[0]
     np.testing.assert_allclose(trace.losses, trace.direct_losses, rtol=1e-10)
     assert trace.start_loss >= trace.losses[0]
     final, loss = trace.thetas[-1], trace.losses[-1]
@@ -158,12 +162,22 @@ def test_a_descending_edge_is_not_a_local_minimum():
 
 def test_deep_relu_simplex_is_deterministic_and_draws_the_network_from_the_seed():
     X, y = study.make_data(50, 2, seed=0)
-    a = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=50)
-    b = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=50)
-    c = drs.deep_relu_simplex(X, y, (3, 2), seed=6, max_pivots=50)
-    np.testing.assert_array_equal(a.losses, b.losses)
+    a = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=5000)
+    b = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=5000)
+    c = drs.deep_relu_simplex(X, y, (3, 2), seed=6, max_pivots=5000)
+    for name in ("losses", "direct_losses", "thetas", "zero_counts", "critical_offsets", "conditions"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert (a.status, a.ties, a.degenerate, a.final_min_slope) == (b.status, b.ties, b.degenerate, b.final_min_slope)
+    network = drs.random_network(2, (3, 2), child_rng(5, "network"))
+    np.testing.assert_array_equal(a.landscape.network.theta0, network.theta0)
+    assert a.start_loss == a.landscape.loss(network.theta0.ravel())
     assert a.start_loss != c.start_loss
-    assert a.pivots <= 50 and (a.certified or a.status == "max_pivots")
+    assert a.certified and a.pivots > 4
+    # a smaller budget stops exactly there, on the same path
+    half = a.pivots // 2
+    cut = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=half)
+    assert cut.status == "max_pivots" and cut.pivots == half
+    np.testing.assert_array_equal(cut.thetas, a.thetas[: half + 1])
 
 
 def test_boundary_crossings_match_a_fine_grid():
@@ -178,14 +192,35 @@ def test_boundary_crossings_match_a_fine_grid():
     assert drs.boundary_crossings(land, theta, direction, radius) == brute
 
 
-def test_exponential_fit_recovers_an_exact_decay():
+def test_limit_fit_recovers_an_exact_decay_and_respects_its_bounds():
     k = np.arange(30, 90)
-    fit = drs.fit_exponential(k, 7.0 + 3.0 * 0.93**k)
+    losses = 7.0 + 3.0 * 0.93**k
+    fit = drs.fit_limit(k, losses, upper=losses[-1])
     assert fit.limit == pytest.approx(7.0, abs=1e-6)
     assert fit.rate == pytest.approx(0.93, abs=1e-6)
-    assert fit.r2 == pytest.approx(1.0, abs=1e-9)
-    linear = drs.fit_exponential(k, 100.0 - 0.5 * k)
-    assert linear.rate > 0.999  # a straight decay has no finite limit to find
+    assert fit.finite
+    assert drs.fit_limit(k, losses, upper=6.0).limit == 6.0  # L* ≤ upper
+    assert drs.fit_limit(k, 100.0 - 0.5 * k, upper=55.0).limit == 0.0  # a straight decay: L* runs to the bound 0
+    flat = drs.fit_limit(k, 50.0 - 1e-4 * k, upper=50.0)
+    assert 1.0 - flat.rate < 1.01 * (1.0 - drs.Q_MAX) and not flat.finite  # q at the cap: no finite limit
+
+
+def test_decay_statistics_use_the_window_for_the_fit_and_the_tail_for_r2():
+    """On an exact decay L* + C qᵏ the window's fit finds L*, the tail is a straight line in log(L_k − L̂*)."""
+    K = 200
+    losses = 50.0 + 20.0 * 0.95 ** np.arange(K + 1)  # L_K − L* = 7e-4, L_0.8K − L_K = 5.4e-3
+    trace = drs.SimplexTrace(
+        losses=losses, direct_losses=losses, thetas=np.arange(K + 1, dtype=float)[:, None] * np.ones((1, 2)),
+        zero_counts=np.zeros(K + 1), critical_offsets=np.zeros(K + 1), conditions=np.ones(K + 1), start_loss=losses[0],
+        status="local minimum", final_min_slope=0.0, ties=0, degenerate=0, seconds=1.0, landscape=None,
+    )
+    decay = study.decay_statistics(trace)
+    assert (decay.window_start, decay.window_stop) == (80, 160)
+    assert decay.estimate == pytest.approx(50.0, rel=1e-8) and decay.finite and decay.fit == "ok"
+    assert decay.r2 == pytest.approx(1.0, abs=1e-6) and decay.gap_closed > 0.8 and decay.holds
+    straight = drs.SimplexTrace(**{**trace.__dict__, "losses": 300.0 - 0.1 * np.arange(K + 1), "direct_losses": 300.0 - 0.1 * np.arange(K + 1)})
+    decay = study.decay_statistics(straight)
+    assert decay.fit == "L* at 0" and decay.gap_closed < 0.5 and not decay.holds
 
 
 def test_config_validation():
@@ -195,6 +230,9 @@ def test_config_validation():
         study.config("quick", n_samples=2)
     with pytest.raises(ParameterError):
         study.config("quick", hidden=[5, 0])
+    with pytest.raises(ParameterError, match="lad_samples"):
+        study.config("quick", lad_samples=4, lad_dim=3)
+    assert study.config("quick", lad_samples=5, lad_dim=3).lad_samples == 5
 
 
 @pytest.mark.slow
@@ -202,5 +240,15 @@ def test_claims_pass_at_the_quick_profile():
     result = study.run(study.config("quick"), seed=0)
     claims = study.claims(result)
     assert all(c.passed for c in claims), [(c.name, c.value, c.verdict) for c in claims if not c.passed]
+    assert all(np.isfinite(c.value) for c in claims)
     exact = [c for c in claims if c.known_failure is None]
-    assert len(exact) == 7 and all(c.holds for c in exact)
+    assert len(exact) == 8 and all(c.holds for c in exact)
+
+
+def test_claims_are_finite_when_no_deep_run_is_certified():
+    """A pivot budget too small to certify: the count claim fails, the shares are 0, nothing is NaN."""
+    cfg = study.config("quick", seeds=1, max_pivots=3, n_samples=40, lad_samples=20, rays=1)
+    claims = {c.name: c for c in study.claims(study.run(cfg, seed=0))}
+    assert all(np.isfinite(c.value) for c in claims.values())
+    assert claims["certified_deep_runs"].value == 0 and not claims["certified_deep_runs"].passed
+    assert claims["exponential_decay"].value == 0.0 and claims["vertex_density"].value == 0.0

@@ -37,6 +37,8 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import linprog, minimize_scalar
 
+from trainingdynamics.seeding import child_rng
+
 Rule = Literal["steepest", "sequential_flip"]
 EDGE_TOLERANCE = 1e-15  # improving edge: normalised slope < −EDGE_TOLERANCE · Σ_i ‖∇r_i‖
 ZERO_TOLERANCE = 1e-8  # a boundary "vanishes" at θ if |a(θ)| ≤ ZERO_TOLERANCE · ‖∇a‖ (1 + ‖θ‖) (the vertex check)
@@ -552,20 +554,15 @@ def simplex(land: L1Landscape, theta0: np.ndarray, *, max_pivots: int, rule: Rul
     )
 
 
-def network_rng(seed: int) -> np.random.Generator:
-    """The network's own stream, a child of ``seed``, independent of data drawn from ``default_rng(seed)``."""
-    return np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-
-
 def deep_relu_simplex(
     X: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], *, seed: int, max_pivots: int, rule: Rule = "steepest"
 ) -> SimplexTrace:
     """Minimise Σ_i |f(x_i) − y_i| over the first layer of a random U(−1, 1) ReLU net with widths ``hidden``.
 
     ``hidden=()`` is the linear model (LAD regression). The network, including the starting
-    first layer θ₀, is drawn from ``seed``; the other layers stay fixed.
+    first layer θ₀, is drawn from the stream ``child_rng(seed, "network")``; the other layers stay fixed.
     """
-    network = random_network(np.shape(X)[1], tuple(hidden), network_rng(seed))
+    network = random_network(np.shape(X)[1], tuple(hidden), child_rng(seed, "network"))
     return simplex(L1Landscape(X, y, network), network.theta0, max_pivots=max_pivots, rule=rule)
 
 
@@ -616,38 +613,45 @@ def distinct_vertices(trace: SimplexTrace) -> np.ndarray:
     return np.concatenate([[0], 1 + np.flatnonzero(moved)])
 
 
+Q_MAX = 1.0 - 1e-5  # largest rate q the limit fit considers; a best fit at this cap has no finite limit
+
+
 @dataclass(frozen=True)
-class ExponentialFit:
-    """L_k ≈ L* + C qᵏ fitted on a window, and R² of the line log(L_k − L*) against k there."""
+class LimitFit:
+    """L_k ≈ L* + C qᵏ fitted by least squares with L* constrained to [0, ``upper``].
+
+    ``finite`` is False when the best q sits at the cap ``Q_MAX``: the data are then
+    indistinguishable from a straight (non-saturating) decay, which has no finite limit,
+    and ``limit`` is only the constraint's bound.
+    """
 
     limit: float
     rate: float
     scale: float
-    r2: float
+    finite: bool
 
 
-def fit_exponential(k: np.ndarray, losses: np.ndarray) -> ExponentialFit:
-    """Least-squares L* + C qᵏ (variable projection: L*, C linear for each q on a log grid, then refined)."""
+def fit_limit(k: np.ndarray, losses: np.ndarray, upper: float) -> LimitFit:
+    """Least-squares L* + C qᵏ with 0 ≤ L* ≤ ``upper`` (a 3-parameter fit, by variable projection).
+
+    For each q the model is linear in (L*, C); the residual is a convex quadratic in them, so the
+    constrained optimum clips the unconstrained L* to [0, ``upper``] and refits C. q is searched
+    on a log grid of 1 − q in [1e-5, 0.9] and refined by a bounded scalar minimisation.
+    """
     k = np.asarray(k, dtype=float) - k[0]
+    losses = np.asarray(losses, dtype=float)
 
-    def linear_part(q: float) -> tuple[np.ndarray, float]:
-        basis = np.column_stack([np.ones_like(k), q**k])
-        coef, *_ = np.linalg.lstsq(basis, losses, rcond=None)
-        return coef, float(np.sum((basis @ coef - losses) ** 2))
+    def linear_part(q: float) -> tuple[float, float, float]:
+        basis = q**k
+        (limit, scale), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(k), basis]), losses, rcond=None)
+        if not 0.0 <= limit <= upper:
+            limit = min(max(limit, 0.0), upper)
+            scale = float(basis @ (losses - limit) / (basis @ basis))
+        return float(limit), float(scale), float(np.sum((limit + scale * basis - losses) ** 2))
 
     grid = 1.0 - np.geomspace(1e-5, 0.9, 200)
-    best = int(np.argmin([linear_part(q)[1] for q in grid]))
+    best = int(np.argmin([linear_part(q)[2] for q in grid]))
     bracket = (grid[min(best + 1, len(grid) - 1)], grid[max(best - 1, 0)])
-    q = float(minimize_scalar(lambda q: linear_part(q)[1], bounds=bracket, method="bounded", options={"xatol": 1e-14}).x)
-    (limit, scale), _ = linear_part(q)
-    return ExponentialFit(float(limit), q, float(scale), log_linear_r2(k, losses - limit))
-
-
-def log_linear_r2(k: np.ndarray, gaps: np.ndarray) -> float:
-    """R² of the least-squares line through (k, log gap); NaN unless every gap is positive."""
-    if np.any(gaps <= 0):
-        return float("nan")
-    logs = np.log(gaps)
-    slope, intercept = np.polyfit(k, logs, 1)
-    residual = logs - (slope * k + intercept)
-    return float(1.0 - residual @ residual / np.sum((logs - logs.mean()) ** 2))
+    q = float(minimize_scalar(lambda q: linear_part(q)[2], bounds=bracket, method="bounded", options={"xatol": 1e-14}).x)
+    limit, scale, _ = linear_part(q)
+    return LimitFit(limit, q, scale, finite=bool(1.0 - q > 1.01 * (1.0 - Q_MAX)))
