@@ -10,6 +10,7 @@ from scipy.special import ndtr
 from scipy.stats import norm
 
 from trainingdynamics.algorithms import ste as S
+from trainingdynamics.diagnostics.montecarlo import equivalent_z
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.training import History
 from trainingdynamics.studies import ste as study
@@ -34,7 +35,7 @@ def assert_within_standard_errors(samples: np.ndarray, exact: np.ndarray | float
     """Every coordinate of the sample mean lies within ``bound`` standard errors of ``exact``, and so does the whole vector."""
     z = coordinate_z(samples, exact)
     assert z.max() < bound, f"largest z-score {z.max():.2f}"
-    assert S.equivalent_z(samples, exact) < bound
+    assert equivalent_z(samples, exact) < bound
 
 
 def inputs(seed: int, samples: int = SAMPLES) -> np.ndarray:
@@ -101,12 +102,12 @@ def test_monte_carlo_detects_a_wrong_closed_form():
     samples = S.coarse_gradient_samples(v, w, v_star, w_star, "relu", inputs(11))[1]
     wrong = 1.05 * S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1]
     assert coordinate_z(samples, wrong).max() > 4.0
-    assert S.equivalent_z(samples, wrong) > 4.0
+    assert equivalent_z(samples, wrong) > 4.0
 
 
 def test_equivalent_z_is_the_plain_z_score_for_scalars():
     samples = np.random.default_rng(0).standard_normal(1000) + 0.1
-    assert S.equivalent_z(samples, 0.0) == pytest.approx(coordinate_z(samples, 0.0)[0], rel=1e-6)
+    assert equivalent_z(samples, 0.0) == pytest.approx(coordinate_z(samples, 0.0)[0], rel=1e-6)
 
 
 def test_equivalent_z_handles_samples_in_a_subspace():
@@ -114,16 +115,16 @@ def test_equivalent_z_handles_samples_in_a_subspace():
     rng = np.random.default_rng(2)
     basis = rng.standard_normal((2, 5))
     samples = rng.standard_normal((400, 2)) @ basis
-    assert np.isfinite(S.equivalent_z(samples, 0.01 * basis[0]))
+    assert np.isfinite(equivalent_z(samples, 0.01 * basis[0]))
     outside = np.linalg.svd(basis)[2][-1]  # orthogonal to both rows
-    assert S.equivalent_z(samples, 0.01 * outside) == np.inf
+    assert equivalent_z(samples, 0.01 * outside) == np.inf
 
 
 def test_equivalent_z_is_calibrated_for_vectors():
     """Under the null, z > 2 happens about 4.55% of the time whatever the dimension (here d = 6, correlated)."""
     rng = np.random.default_rng(1)
     mixing = rng.standard_normal((6, 6))
-    z = [S.equivalent_z(rng.standard_normal((500, 6)) @ mixing, np.zeros(6)) for _ in range(2000)]
+    z = [equivalent_z(rng.standard_normal((500, 6)) @ mixing, np.zeros(6)) for _ in range(2000)]
     assert np.mean(np.array(z) > 2.0) == pytest.approx(0.0455, abs=0.015)
 
 
@@ -258,6 +259,58 @@ def test_config_validation_and_overrides():
         study.config("slow")
 
 
+@pytest.mark.parametrize("knob, value", [("mc_points", 19), ("mc_samples", 99_999), ("correlation_points", 99)])
+def test_config_enforces_the_issues_minima(knob, value):
+    """Claims 1 and 2 cite ≥ 20 points × ≥ 1e5 samples and ≥ 100 points: smaller budgets are refused."""
+    with pytest.raises(ParameterError, match=knob):
+        study.config("quick", **{knob: value})
+
+
+@pytest.mark.parametrize("hidden", [2, 5, 10])
+def test_teachers_are_non_degenerate(hidden):
+    """Conditioned teachers: spurious minima with vᵀv* ≤ −‖v*‖²/2, and the identity STE's pull at least the stated scale."""
+    cfg = study.config("quick", hidden=hidden)
+    for seed in range(50):
+        teacher = study.make_teacher(cfg, np.random.default_rng(seed))
+        v_star = teacher.v_star
+        rho = v_star.sum() ** 2 / (v_star @ v_star)
+        assert 0.25 <= rho <= (hidden + 1) / 4
+        assert teacher.v_spurious @ v_star <= -0.5 * (v_star @ v_star) + 1e-12
+        pull = study.gradient_norms_at_minima(teacher)["identity"]
+        assert np.allclose(pull, 2 * (hidden - 1) * rho * (v_star @ v_star) / ((hidden + 1) ** 2 * np.sqrt(2 * np.pi)), rtol=1e-12)
+    degenerate = np.array([1.0, -1.0, 0.5, -0.5, 0.01])  # 1ᵀv* ≈ 0: the identity STE's pull vanishes
+    assert not study.admissible_teacher(degenerate)
+    assert not study.admissible_teacher(np.ones(5))  # ρ = m ≥ (m + 1)/2: θ = π is no minimum
+
+
+def rotating_trajectory(thetas: np.ndarray) -> study.Trajectory:
+    """A fake run whose w turns through the angles ``thetas`` from w* = e₁ in the (e₁, e₂) plane."""
+    teacher = study.make_teacher(study.config("quick", hidden=M, inputs=2), np.random.default_rng(0))
+    teacher = study.Teacher(teacher.v_star, np.array([1.0, 0.0]), teacher.v_spurious)
+    w = np.stack([np.cos(thetas), np.sin(thetas)], axis=1)
+    return study.Trajectory(np.tile(teacher.v_spurious, (len(thetas), 1)), w, teacher=teacher)
+
+
+def test_excursion_counts_moving_away_from_pi_not_sliding_into_it():
+    sliding_in = rotating_trajectory(np.linspace(np.pi - 0.6, np.pi, 50))
+    assert study.excursion_from_minimum(sliding_in) == pytest.approx(0.0, abs=1e-9)
+    leaving = rotating_trajectory(np.concatenate([np.linspace(np.pi - 0.1, np.pi, 10), np.linspace(np.pi, 1.0, 10)]))
+    assert study.excursion_from_minimum(leaving) == pytest.approx(np.pi - 1.0 - 0.1, abs=1e-9)
+
+
+def test_plot_band_skips_empty_columns():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    values = np.array([[1.0, np.nan, 3.0], [2.0, np.nan, 5.0]])
+    study.plot_band(ax, np.array([0, 10, 20]), values, "C0", "a")
+    assert np.array_equal(ax.lines[0].get_xdata(), [0, 20]) and np.array_equal(ax.lines[0].get_ydata(), [1.5, 4.0])
+    plt.close(fig)
+
+
 def test_landscape_best_v_is_below_the_other_curves():
     cfg = study.config("quick")
     teacher = study.make_teacher(cfg, np.random.default_rng(0))
@@ -281,10 +334,13 @@ def test_all_claims_pass_at_the_quick_profile():
     verdict("ste", study.claims(study.run(study.config("quick"), seed=0)))
 
 
-def fake_history(final_accuracy: float) -> History:
+def fake_history(final_accuracy: float, final_loss: float = 1.0, steps: int = 10) -> History:
+    """Two accuracy records and ``steps`` mini-batch losses, the last epoch's all ``final_loss``."""
     history = History()
     history.log(0, train_accuracy=0.1, test_accuracy=0.1)
-    history.log(10, train_accuracy=final_accuracy, test_accuracy=final_accuracy)
+    history.log(steps, train_accuracy=final_accuracy, test_accuracy=final_accuracy)
+    for step in range(steps):
+        history.log(step, loss=2.0 if step < steps // 2 else final_loss)
     return history
 
 
@@ -298,6 +354,22 @@ def test_ste_accuracy_margin_takes_medians_and_the_worst_bit_width():
     # medians: 2 bits: identity 0.95, relu 0.96, clipped 0.94 → +0.01; 4 bits: 0.97, 0.96, 0.91 → −0.01
     assert study.ste_accuracy_margin(result) == pytest.approx(-0.01)
     assert study.digits_claim(result).verdict == "failed"
+
+
+def test_ste_loss_margin_takes_medians_and_the_worst_bit_width():
+    cfg = study.config("quick", bits=[2, 4], epochs=2, n_train=320, batch_size=64)  # 5 steps per epoch
+    losses = {
+        (2, "identity"): [0.30, 0.20, 0.10], (2, "relu"): [0.05, 0.50, 0.06], (2, "clipped_relu"): [0.08, 0.07, 0.09],
+        (4, "identity"): [0.04, 0.05, 0.06], (4, "relu"): [0.01, 0.02, 0.90], (4, "clipped_relu"): [0.07, 0.07, 0.07],
+    }  # fmt: skip
+    result = study.Result(cfg, *[None] * 8, digits={key: [fake_history(1.0, loss) for loss in values] for key, values in losses.items()})
+    # medians: 2 bits: identity 0.20, relu 0.06, clipped 0.08 → +0.14; 4 bits: 0.05, 0.02, 0.07 → +0.03
+    assert study.ste_loss_margin(result) == pytest.approx(0.03)
+    assert study.digits_loss_claim(result).passed
+    losses[(4, "identity")] = [0.01, 0.01, 0.01]
+    result.digits = {key: [fake_history(1.0, loss) for loss in values] for key, values in losses.items()}
+    assert study.ste_loss_margin(result) == pytest.approx(-0.01)
+    assert study.digits_loss_claim(result).verdict == "failed"
 
 
 def test_digits_training_runs_and_is_seeded():

@@ -22,7 +22,6 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 from scipy.special import ndtr
-from scipy.stats import chi2, norm
 
 STE = Literal["identity", "relu", "clipped_relu"]
 STES: tuple[STE, ...] = ("identity", "relu", "clipped_relu")
@@ -183,27 +182,6 @@ def score_gradient_samples(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_s
     loss = loss_samples(v, w, v_star, w_star, Z)
     centred = (loss - loss.mean())[:, None]
     return centred * (2.0 * G11[:, None] * w + 2.0 * G12[:, None] * w_star)
-
-
-def equivalent_z(samples: np.ndarray, exact: np.ndarray | float) -> float:
-    """Error of a Monte Carlo mean in standard errors, one number for a scalar or a vector.
-
-    With N samples, mean error e and sample covariance Σ̂ of rank r, Hotelling's T² = N eᵀΣ̂⁺e is
-    ≈ χ²_r; the result is the two-sided normal quantile with the same p-value, so for a scalar it
-    is |e|/SE exactly, and "within 4 standard errors" means z < 4 in any dimension. (Samples may
-    span a subspace — the score estimates of ∂f/∂w lie in span(w, w*) — and an error outside
-    the span of the samples gives z = ∞.)
-    """
-    values = samples.reshape(len(samples), -1)
-    error = values.mean(axis=0) - np.ravel(exact)
-    variances, directions = np.linalg.eigh(np.atleast_2d(np.cov(values, rowvar=False)))
-    kept = variances > 1e-12 * variances.max()
-    along = directions[:, kept].T @ error
-    outside = np.linalg.norm(error - directions[:, kept] @ along)
-    if outside > 1e-9 * max(np.linalg.norm(np.ravel(exact)), np.sqrt(variances.max())):
-        return np.inf
-    t_squared = len(values) * np.sum(along**2 / variances[kept])
-    return float(norm.isf(chi2.sf(t_squared, df=int(kept.sum())) / 2.0))
 
 
 def gaussian_inputs(samples: int, m: int, n: int, generator: np.random.Generator) -> np.ndarray:

@@ -20,8 +20,9 @@ from torch import nn
 from trainingdynamics.algorithms import ste as S
 from trainingdynamics.claims import Claim, at_least, at_most
 from trainingdynamics.data import Dataset, digits, split
+from trainingdynamics.diagnostics.montecarlo import equivalent_z
 from trainingdynamics.profiles import ParameterError, require_in_range, require_positive, resolve
-from trainingdynamics.seeding import seed_everything
+from trainingdynamics.seeding import child_rng, child_seed, seed_everything
 from trainingdynamics.training import History, every, train
 
 TITLE = "Straight-through estimators: why a fake gradient can train a quantized net"
@@ -29,8 +30,10 @@ CLAIM = "ReLU/clipped-ReLU STEs give descent directions and stay at the spurious
 
 MC_Z_BOUND = 4.0  # issue: agreement within 4 standard errors
 GRADIENT_FLOOR = 1e-8  # issue: the ReLU STE's expected coarse gradient vanishes to 1e-8
-IDENTITY_GRADIENT_BOUND = 1e-3  # ours: ‖E g_id‖ bounded away from zero
-LEAVE_BOUND = 0.5  # ours: the identity STE's θ moves 0.5 rad, five times the start's offset from θ = π
+IDENTITY_GRADIENT_BOUND = 1e-3  # ours: ‖E g_id‖ bounded away from zero (at step 0.1 it moves ‖w‖ by 1 in 10⁴ steps)
+LEAVE_BOUND = 0.5  # ours: the identity STE gets 0.5 rad farther from θ = π than its start
+TEACHER_BALANCE = (0.25, 0.5)  # ours: teacher conditioned on ¼ ≤ (1ᵀv*)²/‖v*‖² ≤ ½·(m + 1)/2 (see make_teacher)
+MIN_MC_POINTS, MIN_MC_SAMPLES, MIN_CORRELATION_POINTS = 20, 100_000, 100  # issue: claims 1 and 2
 STAY_BOUND = 0.01  # ours: the ReLU STE never gets more than 0.01 rad farther from θ = π than its start
 ROUND_OFF = 1e-12  # ours: largest tolerated per-step rise of f (float64 round-off on f = O(1))
 
@@ -66,8 +69,14 @@ class Config:
         )  # fmt: skip
         if self.hidden < 2:
             raise ParameterError(f"parameter hidden must be at least 2 (the spurious minima need m ≥ 2), got {self.hidden}")
-        if self.inputs < 2 or self.mc_samples < 2:
-            raise ParameterError(f"parameters inputs and mc_samples must be at least 2, got {self.inputs} and {self.mc_samples}")
+        if self.inputs < 2:
+            raise ParameterError(f"parameter inputs must be at least 2, got {self.inputs}")
+        if self.mc_points < MIN_MC_POINTS:
+            raise ParameterError(f"parameter mc_points must be at least {MIN_MC_POINTS} (issue, claim 1), got {self.mc_points}")
+        if self.mc_samples < MIN_MC_SAMPLES:
+            raise ParameterError(f"parameter mc_samples must be at least {MIN_MC_SAMPLES} (issue, claim 1), got {self.mc_samples}")
+        if self.correlation_points < MIN_CORRELATION_POINTS:
+            raise ParameterError(f"parameter correlation_points must be at least {MIN_CORRELATION_POINTS} (issue, claim 2), got {self.correlation_points}")
         require_in_range(self, "minimum_offset", 1e-6, np.pi / 2)
         require_in_range(self, "n_train", 100, 1697)
         require_in_range(self, "batch_size", 1, self.n_train)
@@ -95,9 +104,28 @@ class Teacher:
     v_spurious: np.ndarray
 
 
+def teacher_balance(v_star: np.ndarray) -> float:
+    """ρ = (1ᵀv*)²/‖v*‖², in [0, m]: the spurious points are minima iff ρ < (m + 1)/2, and ‖E g_id‖ there ∝ ρ‖v*‖²."""
+    return float(v_star.sum() ** 2 / (v_star @ v_star))
+
+
+def admissible_teacher(v_star: np.ndarray) -> bool:
+    """¼ ≤ ρ ≤ ½·(m + 1)/2 (``TEACHER_BALANCE``): the paper's non-degenerate setting, with margins.
+
+    The paper's spurious minima at θ = π need vᵀv* < 0 there, i.e. ρ < (m + 1)/2, and the identity
+    STE misbehaves there only if 1ᵀv* ≠ 0 (its expected coarse gradient is 2(m − 1)(1ᵀv*)²/((m + 1)²√(2π)) ŵ).
+    We keep ρ at least ¼ (|1ᵀv*| ≥ ‖v*‖/2) and at most half the bound (then vᵀv* ≤ −‖v*‖²/2).
+    """
+    low, fraction = TEACHER_BALANCE
+    return low <= teacher_balance(v_star) <= fraction * (len(v_star) + 1) / 2
+
+
 def make_teacher(cfg: Config, rng: np.random.Generator) -> Teacher:
-    """v* ~ N(0, I_m), w* ~ N(0, I_n)."""
-    v_star, w_star = rng.standard_normal(cfg.hidden), rng.standard_normal(cfg.inputs)
+    """w* ~ N(0, I_n) and v* ~ N(0, I_m) conditioned on :func:`admissible_teacher` (rejection sampling)."""
+    w_star = rng.standard_normal(cfg.inputs)
+    v_star = rng.standard_normal(cfg.hidden)
+    while not admissible_teacher(v_star):
+        v_star = rng.standard_normal(cfg.hidden)
     return Teacher(v_star, w_star, S.spurious_minimum_v(v_star))
 
 
@@ -111,14 +139,14 @@ def monte_carlo_z(v: np.ndarray, w: np.ndarray, teacher: Teacher, Z: np.ndarray)
     args = (v, w, teacher.v_star, teacher.w_star)
     grad_v, grad_w = S.population_gradient(*args)
     scores = {
-        "f": S.equivalent_z(S.loss_samples(*args, Z), S.population_loss(*args)),
-        "∂f/∂v": S.equivalent_z(S.coarse_gradient_samples(*args, "relu", Z)[0], grad_v),
-        "∂f/∂w": S.equivalent_z(S.score_gradient_samples(*args, Z), grad_w),
+        "f": equivalent_z(S.loss_samples(*args, Z), S.population_loss(*args)),
+        "∂f/∂v": equivalent_z(S.coarse_gradient_samples(*args, "relu", Z)[0], grad_v),
+        "∂f/∂w": equivalent_z(S.score_gradient_samples(*args, Z), grad_w),
     }
     for ste in S.STES:
         samples = S.coarse_gradient_samples(*args, ste, Z)
         expected = S.expected_coarse_gradient(*args, ste)
-        scores[f"E g_w ({ste})"] = S.equivalent_z(samples[1], expected[1])
+        scores[f"E g_w ({ste})"] = equivalent_z(samples[1], expected[1])
     return scores
 
 
@@ -246,9 +274,12 @@ def accuracy(model: nn.Module, data: Dataset) -> float:
 
 
 def train_digits(cfg: Config, bits: int, ste: S.STE, seed: int, device: torch.device | str = "cpu") -> History:
-    """SGD (momentum 0.9) on a quantized MLP; logs train/test accuracy once per epoch."""
-    train_set, test_set = split(digits(device=device), cfg.n_train, seed=seed)
-    seed_everything(seed)
+    """SGD (momentum 0.9) on a quantized MLP; logs train/test accuracy once per epoch.
+
+    The split, the initialisation and the mini-batch order draw from named child streams of ``seed``.
+    """
+    train_set, test_set = split(digits(device=device), cfg.n_train, seed=child_seed(seed, "split"))
+    seed_everything(child_seed(seed, "init"))
     model = quantized_mlp(cfg, bits, ste).to(device)
     steps_per_epoch = cfg.n_train // cfg.batch_size
 
@@ -264,15 +295,15 @@ def train_digits(cfg: Config, bits: int, ste: S.STE, seed: int, device: torch.de
         steps=cfg.epochs * steps_per_epoch + 1,
         batch_size=cfg.batch_size,
         callbacks=[every(steps_per_epoch, log_accuracy)],
-        seed=seed,
+        seed=child_seed(seed, "batches"),
         desc=f"digits {bits}-bit {ste}",
     )
     return history
 
 
 def digit_seeds(cfg: Config, seed: int) -> list[int]:
-    """The digits runs' seeds: ``digit_seeds`` consecutive integers, disjoint across chapter seeds."""
-    return [seed * cfg.digit_seeds + k for k in range(cfg.digit_seeds)]
+    """The digits runs' seeds: one named child seed per run (:func:`trainingdynamics.seeding.child_seed`)."""
+    return [child_seed(seed, "digits", k) for k in range(cfg.digit_seeds)]
 
 
 @dataclass
@@ -292,17 +323,21 @@ class Result:
 
 
 def run_toy(cfg: Config, seed: int = 0) -> Result:
-    """The toy-model parts: Monte Carlo checks, correlations, coarse GD from random starts and near θ = π."""
-    rng = seed_everything(seed)
-    teacher = make_teacher(cfg, rng)
-    monte_carlo = monte_carlo_check(cfg, teacher, rng)
-    cosines = correlations(cfg, teacher, rng)
-    starts = random_points(cfg, cfg.starts, rng)
+    """The toy-model parts: Monte Carlo checks, correlations, coarse GD from random starts and near θ = π.
+
+    Each part draws from its own named stream (:func:`trainingdynamics.seeding.child_rng`); every
+    mini-batch run has its own stream, shared by the three STEs.
+    """
+    seed_everything(seed)
+    teacher = make_teacher(cfg, child_rng(seed, "teacher"))
+    monte_carlo = monte_carlo_check(cfg, teacher, child_rng(seed, "monte-carlo"))
+    cosines = correlations(cfg, teacher, child_rng(seed, "correlation-points"))
+    starts = random_points(cfg, cfg.starts, child_rng(seed, "starts"))
     descent = {ste: [coarse_descent(cfg, teacher, s, ste, cfg.steps) for s in starts] for ste in S.STES}
-    sampled = {ste: [coarse_descent(cfg, teacher, s, ste, cfg.steps, np.random.default_rng([seed, i])) for i, s in enumerate(starts[:2])] for ste in S.STES}
-    near = near_spurious_start(cfg, teacher, rng)
+    sampled = {ste: [coarse_descent(cfg, teacher, s, ste, cfg.steps, child_rng(seed, "mini-batches", i)) for i, s in enumerate(starts[:2])] for ste in S.STES}
+    near = near_spurious_start(cfg, teacher, child_rng(seed, "near-minimum-start"))
     near_minimum = {ste: coarse_descent(cfg, teacher, near, ste, cfg.minimum_steps) for ste in S.STES}
-    near_sampled = {ste: coarse_descent(cfg, teacher, near, ste, cfg.minimum_steps, np.random.default_rng([seed, cfg.starts])) for ste in S.STES}
+    near_sampled = {ste: coarse_descent(cfg, teacher, near, ste, cfg.minimum_steps, child_rng(seed, "near-minimum-mini-batches")) for ste in S.STES}
     return Result(cfg, teacher, monte_carlo, cosines, descent, sampled, gradient_norms_at_minima(teacher), near_minimum, near_sampled, {})
 
 
@@ -341,6 +376,13 @@ def band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return kept, np.nanmedian(finite, axis=0), np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
 
 
+def plot_band(ax, x: np.ndarray, values: np.ndarray, color, label: str | None = None) -> None:
+    """Median over rows of ``values`` (runs × x) as a line, min-to-max as a shaded band; all-NaN columns are skipped."""
+    columns, median, low, high = band(values)
+    ax.plot(np.asarray(x)[columns], median, color=color, label=label)
+    ax.fill_between(np.asarray(x)[columns], low, high, color=color, alpha=0.2)
+
+
 def digits_curves(result: Result, bits: int, ste: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Epochs, per-seed train accuracy and per-seed mean mini-batch loss per epoch, shapes (E,), (seeds, E), (seeds, E − 1)."""
     histories = result.digits[(bits, ste)]
@@ -354,7 +396,7 @@ def digits_table(result: Result) -> pd.DataFrame:
     """Median over seeds of the final train accuracy, test accuracy and last-epoch loss, per (bits, STE)."""
     rows = []
     for (bits, ste), histories in result.digits.items():
-        losses = digits_curves(result, bits, ste)[2][:, -1]
+        losses = final_loss(result, bits, ste)
         rows.append(
             {
                 "bits": bits,
@@ -397,13 +439,31 @@ def ste_accuracy_margin(result: Result) -> float:
     )
 
 
+def excursion_from_minimum(trajectory: Trajectory) -> float:
+    """max_t (π − θ_t) − (π − θ_0): how much farther from θ = π than its start the run gets (≤ 0 if it never does)."""
+    distance = np.pi - trajectory.theta
+    return float(distance.max() - distance[0])
+
+
+def final_loss(result: Result, bits: int, ste: str) -> np.ndarray:
+    """Each digits seed's mean mini-batch training loss over its last epoch."""
+    return digits_curves(result, bits, ste)[2][:, -1]
+
+
+def ste_loss_margin(result: Result) -> float:
+    """min over bit widths of [median last-epoch loss identity − min(median loss ReLU, median loss clipped ReLU)]."""
+    return min(
+        float(np.median(final_loss(result, b, "identity")) - min(np.median(final_loss(result, b, ste)) for ste in ("relu", "clipped_relu")))
+        for b in result.cfg.bits
+    )
+
+
 def toy_claims(result: Result) -> list[Claim]:
     """Claims 1–3 of the issue (the Gaussian toy model), split into their measurable parts."""
     cfg = result.cfg
     mc_worst = max(max(point.values()) for point in result.monte_carlo)
     good = ("relu", "clipped_relu")
     identity_path, relu_path = result.near_minimum["identity"], result.near_minimum["relu"]
-    distance_from_minimum = np.pi - relu_path.theta
     return [
         at_most(
             "monte_carlo",
@@ -437,14 +497,15 @@ def toy_claims(result: Result) -> list[Claim]:
         ),
         at_least(
             "identity_leaves",
-            f"coarse GD with the identity STE started {cfg.minimum_offset} rad from a spurious minimum: largest |θ_t − θ_0| (ours: > 0.5 rad)",
-            np.abs(identity_path.theta - identity_path.theta[0]).max(),
+            f"coarse GD with the identity STE started {cfg.minimum_offset} rad from a spurious minimum leaves it: "
+            "max_t (π − θ_t) − (π − θ_0) (ours: ≥ 0.5 rad)",
+            excursion_from_minimum(identity_path),
             LEAVE_BOUND,
         ),
         at_most(
             "relu_stays",
             "… while the ReLU STE never moves farther from θ = π than its start: max_t (π − θ_t) − (π − θ_0) (ours: 0.01 rad)",
-            distance_from_minimum.max() - distance_from_minimum[0],
+            excursion_from_minimum(relu_path),
             STAY_BOUND,
         ),
     ]
@@ -462,6 +523,18 @@ def digits_claim(result: Result) -> Claim:
     )
 
 
+def digits_loss_claim(result: Result) -> Claim:
+    """Ours, beside claim 4: the same ranking on the last-epoch training loss, which is not at a ceiling."""
+    cfg = result.cfg
+    return at_least(
+        "digits_loss_ranking",
+        f"digits, {'/'.join(map(str, cfg.bits))}-bit activations: identity STE minus best of ReLU/clipped-ReLU STE, "
+        f"median last-epoch training loss over {cfg.digit_seeds} seeds (worst bit width; ours: ≥ 0)",
+        ste_loss_margin(result),
+        0.0,
+    )
+
+
 def claims(result: Result) -> list[Claim]:
     """All the chapter's claims."""
-    return [*toy_claims(result), digits_claim(result)]
+    return [*toy_claims(result), digits_claim(result), digits_loss_claim(result)]
