@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.linalg
 
 from trainingdynamics.diagnostics.activation import (
     active_intervals,
@@ -18,6 +19,7 @@ from trainingdynamics.diagnostics.activation import (
     pattern_least_squares_fit,
     runs,
 )
+from trainingdynamics.models.shallow import gradient_descent, init_params
 
 
 def dense_design(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -109,15 +111,26 @@ def test_pattern_least_squares_is_zero_when_the_target_is_in_the_span():
     assert pattern_least_squares(x, y, w, b) < 1e-28
 
 
-def test_pattern_least_squares_is_a_lower_bound_for_every_network_with_the_pattern():
-    rng = np.random.default_rng(4)
+def test_pattern_least_squares_matches_scipy_and_bounds_gd_trained_networks():
+    # independent reference: scipy's least squares on the explicit feature matrix x·1_{A_j}, 1_{A_j};
+    # the states are those GD visits, and the network itself lies in its pattern's span, so L_t ≥ L_A(t)
     x = np.linspace(-1, 1, 30)
     y = np.abs(x) ** 0.5
-    w, b = random_network(rng, 6)
-    level = pattern_least_squares(x, y, w, b)
-    phi = dense_design(x, w, b)
-    losses = 0.5 * np.mean((rng.standard_normal((500, 12)) @ phi.T - y) ** 2, axis=1)
-    assert np.all(losses >= level)
+    start = init_params(np.random.default_rng(4), 6, (), 1.0)
+    record = np.unique(np.geomspace(1, 5000, 25).astype(int))
+    trajectory = gradient_descent(x, y, start, 0.05, 5000, record)
+    gaps = []
+    for k in range(len(record)):
+        w, b = trajectory.params.w[k], trajectory.params.b[k]
+        phi = dense_design(x, w, b)
+        theta, *_ = scipy.linalg.lstsq(phi, y)
+        reference = 0.5 * np.mean((phi @ theta - y) ** 2)
+        assert pattern_least_squares(x, y, w, b) == pytest.approx(reference, rel=1e-9, abs=1e-15)
+        own = np.r_[trajectory.params.c[k] * w, trajectory.params.c[k] * b]  # (α, β) = (c w, c b) reproduces N
+        assert 0.5 * np.mean((phi @ own - y) ** 2) == pytest.approx(trajectory.loss[k], rel=1e-12)
+        assert trajectory.loss[k] >= reference - 1e-15
+        gaps.append((trajectory.loss[k] - reference) / trajectory.loss[k])
+    assert min(gaps) < 0.5  # the bound is not vacuous: late in training L_t comes close to L_A(t)
 
 
 def test_active_residual_sums_match_loops():

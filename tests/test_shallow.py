@@ -21,6 +21,7 @@ from trainingdynamics.models.shallow import (
     make_data,
     residual_fast,
 )
+from trainingdynamics.training import DivergenceError
 
 
 def network(seed: int, width: int = 9, batch: tuple[int, ...] = ()) -> Params:
@@ -129,6 +130,23 @@ def test_gradient_descent_rejects_unsorted_data_and_bad_records():
         gradient_descent(x[::-1], y, network(0, 3), 0.1, 10, np.array([0]))
     with pytest.raises(ValueError):
         gradient_descent(x, y, network(0, 3), 0.1, 10, np.array([11]))
+
+
+def test_gradient_descent_raises_on_divergence_and_names_the_step():
+    x, y = make_data("abs", 40)
+    start = init_params(np.random.default_rng(0), 8, (2,), 0.1)
+    # η = 200 (the reviewer's -p lr=200): the loss jumps by a factor > 10^5 after one step
+    with pytest.raises(DivergenceError, match=r"diverged at step 1: loss .* of network \(\d,\)"):
+        gradient_descent(x, y, start, 200.0, 50, np.array([0, 50]))
+    # a NaN parameter is caught at the step where it first shows in the loss
+    broken = Params(start.c.copy(), start.w.copy(), start.b.copy())
+    broken.c[1, 3] = np.nan
+    with pytest.raises(DivergenceError, match=r"at step 0: loss nan of network \(1,\)"):
+        gradient_descent(x, y, broken, 1e-2, 5, np.array([0]))
+    # the chapter's step size trains without tripping the check, and the check can be relaxed to NaN/inf only
+    assert np.all(gradient_descent(x, y, start, 1e-2, 500, np.array([500])).loss[..., -1] < loss(x, y, start))
+    relaxed = gradient_descent(x, y, start, 20.0, 1, np.array([1]), divergence_factor=None)
+    assert np.all(relaxed.loss[..., -1] > 10 * loss(x, y, start))
 
 
 def test_fixed_pattern_hessian_matches_finite_differences_of_the_gradient():

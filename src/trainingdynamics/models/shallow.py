@@ -25,6 +25,9 @@ from trainingdynamics.diagnostics.activation import (
     prefix_sums,
     require_sorted,
 )
+from trainingdynamics.training import DivergenceError
+
+DIVERGENCE_FACTOR = 10.0  # ours: GD has diverged once L_t > 10 × max(L_0, loss of the zero network)
 
 TARGETS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sin5pi": lambda x: np.sin(5 * np.pi * x),
@@ -126,6 +129,7 @@ def gradient_descent(
     record_steps: np.ndarray,
     *,
     freeze_pattern: bool = False,
+    divergence_factor: float | None = DIVERGENCE_FACTOR,
 ) -> Trajectory:
     """Full-batch GD θ ← θ − η∇L(θ) for ``steps`` steps, recording at ``record_steps`` (⊆ [0, steps]).
 
@@ -134,6 +138,12 @@ def gradient_descent(
     and the gradient (O(n + m)), and counts the neurons whose active set changed. With
     ``freeze_pattern`` the active sets stay those of ``start``: GD on the fixed-pattern loss
     (1/2m) Σ_i (Σ_j c_j (w_j x_i + b_j)·1[i ∈ A_j] − y_i)².
+
+    Divergence: the loss of every network is checked at every step; a NaN/inf loss, or one above
+    ``divergence_factor`` × max(L_0, (1/2m) Σ_i y_i²) (its initial loss, or that of the zero network if
+    larger), raises :class:`~trainingdynamics.training.DivergenceError` naming the step and the network.
+    A stable step size decreases L (up to small oscillations), so a tenfold rise means η is too large;
+    ``divergence_factor=None`` checks only for NaN/inf.
     """
     require_sorted(x)
     record_steps = np.unique(np.asarray(record_steps, dtype=int))
@@ -144,6 +154,7 @@ def gradient_descent(
     changes = np.zeros(c.shape[:-1], dtype=np.int64)
     wanted = set(record_steps.tolist())
     rows: list[tuple] = []
+    bound = np.inf
     for step in range(steps + 1):
         if not freeze_pattern:
             new_lo, new_hi = active_intervals(x, w, b)
@@ -152,8 +163,18 @@ def gradient_descent(
         p = Params(c, w, b)
         residual = residual_fast(x, y, p, lo, hi)
         grad = gradients_fast(x, residual, p, lo, hi)
+        value = 0.5 * np.mean(residual**2, axis=-1)
+        if step == 0 and divergence_factor is not None:
+            bound = divergence_factor * np.maximum(value, 0.5 * np.mean(np.asarray(y, dtype=np.float64) ** 2, axis=-1))
+        healthy = np.isfinite(value) & (value <= bound)
+        if not np.all(healthy):
+            bad = np.unravel_index(np.argmin(healthy), np.shape(value))
+            raise DivergenceError(
+                f"gradient descent diverged at step {step}: loss {np.asarray(value)[bad]:.3g} of network {tuple(map(int, bad))} "
+                f"(non-finite or above {divergence_factor}× max(initial loss, zero-network loss)); lower the step size"
+            )
         if step in wanted:
-            rows.append((0.5 * np.mean(residual**2, axis=-1), grad.norm(), changes.copy(), hi - lo, c.copy(), w.copy(), b.copy()))
+            rows.append((value, grad.norm(), changes.copy(), hi - lo, c.copy(), w.copy(), b.copy()))
         if step < steps:
             c, w, b = c - lr * grad.c, w - lr * grad.w, b - lr * grad.b
     columns = list(zip(*rows))
