@@ -8,6 +8,7 @@ import torch
 
 from trainingdynamics.models.digits import cnn
 from trainingdynamics.profiles import ParameterError
+from trainingdynamics.seeding import child_seed
 from trainingdynamics.studies import break_even as study
 
 
@@ -15,7 +16,7 @@ def trajectory(lr: float, batch_size: int, seed: int, hessian: list[float], cova
     """A hand-made trajectory with the given λ_H^1, λ_K^1 and λ_K^k series."""
     n = len(hessian)
     return study.Trajectory(
-        lr=lr, batch_size=batch_size, batch_norm=False, seed=seed, steps=np.arange(n) * 10, accuracy=np.linspace(0.1, 0.95, n),
+        lr=lr, batch_size=batch_size, batch_norm=False, replicate=seed, steps=np.arange(n) * 10, accuracy=np.linspace(0.1, 0.95, n),
         hessian_top=np.array(hessian, float), covariance_top=np.array(covariance, float), covariance_kth=np.array(kth, float),
         covariance_trace=np.ones(n), n_hvp=np.ones(n), reached=True, train_seconds=1.0, measure_seconds=1.0,
     )  # fmt: skip
@@ -34,6 +35,10 @@ def test_profiles_validate_and_accept_overrides():
         study.config("quick", condition_k=500)
     with pytest.raises(ParameterError):
         study.config("quick", hessian_examples=5000)
+    for bad in (dict(condition_k=1), dict(condition_k=128), dict(channels=(2, 2, 2, 2)), dict(batch_sizes=(8, 2000)),
+                dict(eos_every=400), dict(tol=0.5)):  # fmt: skip
+        with pytest.raises(ParameterError):
+            study.config("quick", **bad)
 
 
 def test_break_even_is_the_hessian_peak_and_conditioning_is_taken_from_there_on():
@@ -61,6 +66,8 @@ def test_rank_correlation_is_the_median_over_seeds():
     assert study.rank_correlation(result, study.hessian_peak, grid="lr") == pytest.approx(-0.8)
     one_swap = make_result({0: [1, 2, 4, 3]}, cfg)
     assert study.rank_correlation(one_swap, study.hessian_peak, grid="lr") == 0.8  # exactly, so ≥ 0.8 holds
+    constant = make_result({0: [2, 2, 2, 2]}, cfg)
+    assert study.rank_correlation(constant, study.hessian_peak, grid="lr") == 0.0  # no ordering, not NaN
 
 
 def test_edge_band_counts_only_runs_that_stay_in_the_band():
@@ -68,7 +75,9 @@ def test_edge_band_counts_only_runs_that_stay_in_the_band():
     inside = study.EdgeOfStability(0.5, steps, np.r_[np.linspace(1, 4, 5), np.full(5, 4.2)], np.ones(100))
     one_excursion = study.EdgeOfStability(1.0, steps, np.r_[np.full(5, 1.0), [2.0, 2.0, 2.6, 2.0, 2.0]], np.ones(100))
     below = study.EdgeOfStability(0.25, steps, np.full(10, 3.0), np.ones(100))
-    result = study.Result(study.config("quick"), (0,), {}, [inside, one_excursion, below], 0.0)
+    unmeasured = study.EdgeOfStability(0.5, np.array([0, 10]), np.array([4.0, 4.0]), np.ones(100))  # nothing in the last half
+    diverged = study.EdgeOfStability(0.5, steps, inside.sharpness, np.ones(100), diverged_at=100)
+    result = study.Result(study.config("quick"), (0,), {}, [inside, one_excursion, below, unmeasured, diverged], 0.0)
     assert study.edge_band_count(result) == 1
 
 
@@ -78,9 +87,14 @@ def test_plain_cnn_starts_from_scaled_weights_and_batch_norm_cnn_from_the_defaul
     torch.testing.assert_close(plain[0].weight, 0.25 * default[0].weight)
     torch.testing.assert_close(plain[0].bias, default[0].bias)
     bn = study.make_cnn(cfg, batch_norm=True, seed=3)
-    torch.manual_seed(3)
+    torch.manual_seed(child_seed(3, "init", 0))
     reference = cnn(cfg.channels, batch_norm=True)
     torch.testing.assert_close(bn[0].weight, reference[0].weight)
+    other = study.make_cnn(cfg, batch_norm=False, seed=3, replicate=1)
+    assert not torch.equal(other[0].weight, plain[0].weight)  # replicates draw their own init stream
+    state = torch.get_rng_state()
+    study.make_cnn(cfg, batch_norm=False, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)  # the global torch RNG is left alone
 
 
 def test_a_run_stops_at_the_first_measurement_with_the_target_accuracy():

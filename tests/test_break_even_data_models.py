@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from sklearn.datasets import load_digits
 from torch import nn
 
 from trainingdynamics.data import digits, one_hot, split
@@ -18,6 +19,17 @@ def test_digits_are_standardised_and_labelled():
     torch.testing.assert_close(data.X[:, varying].std(dim=0, unbiased=False), torch.ones(int(varying.sum())), atol=1e-5, rtol=0)
     assert set(data.y.tolist()) == set(range(10))
     assert digits(images=True).X.shape == (1797, 1, 8, 8)
+
+
+def test_global_standardisation_has_one_scale_and_no_outlier_pixels():
+    per_pixel, shared = digits(dtype=torch.float64), digits(dtype=torch.float64, standardise="global")
+    assert float(per_pixel.X.abs().max()) > 40  # a near-blank pixel's rare stroke, in standard deviations
+    assert float(shared.X.mean()) == pytest.approx(0.0, abs=1e-12) and float(shared.X.std(unbiased=False)) == pytest.approx(1.0)
+    assert float(shared.X.abs().max()) < 2.5
+    raw = torch.as_tensor(load_digits().data, dtype=torch.float64)  # one affine map of the raw 0–16 pixels for all pixels
+    torch.testing.assert_close(shared.X, (raw - raw.mean()) / raw.std(unbiased=False))
+    with pytest.raises(ValueError):
+        digits(standardise="none")
 
 
 def test_split_is_a_seeded_partition():
