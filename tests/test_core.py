@@ -81,6 +81,12 @@ def test_devices_and_dtypes() -> None:
         resolve_dtype("float16")
 
 
+def test_atomic_write_gives_the_usual_permissions(tmp_path) -> None:
+    target = tmp_path / "out.json"
+    fileio.atomic_write_text(target, "text")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~fileio.current_umask()
+
+
 def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch) -> None:
     target = tmp_path / "out.json"
     fileio.atomic_write_text(target, "old")
