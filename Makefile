@@ -10,7 +10,10 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: env book test clean
+# BackPACK declares torchvision, which would replace the CPU torch with a multi-GB CUDA build: no deps.
+BACKPACK_SPEC ?= backpack-for-pytorch==1.7.1
+
+.PHONY: env book test bench clean
 
 env: $(STAMP)
 
@@ -18,7 +21,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet --no-deps $(BACKPACK_SPEC)
 	touch $@
 
 book: $(STAMP)
@@ -27,6 +31,11 @@ book: $(STAMP)
 # pytest-xdist runs two workers on two cores: one thread each, or OpenMP spin-waits stall them.
 test: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks of the spectra diagnostics against PyHessian and BackPACK (minutes; writes bench/results.json
+# and the book's Performance appendix). Not part of `make test`, which only smoke-tests `bench --quick`.
+bench: $(STAMP)
+	$(BIN)/trainingdynamics bench
 
 clean:
 	rm -rf _build

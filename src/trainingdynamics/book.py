@@ -32,9 +32,9 @@ def stage(layout: Layout, chapters: list[str]) -> Path:
     site = layout.build / "site"
     for name in STATIC_SOURCES:
         copy_if_changed(layout.root / name, site / name)
-    for path in layout.book.iterdir():
+    for path in layout.book.rglob("*"):
         if path.is_file() and path.suffix != ".ipynb":
-            copy_if_changed(path, site / "book" / path.name)
+            copy_if_changed(path, site / "book" / path.relative_to(layout.book))
     for chapter in chapters:
         copy_if_changed(layout.executed(chapter), site / "book" / f"{chapter}.ipynb")
     return site

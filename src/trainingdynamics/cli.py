@@ -29,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
     run = verbs.add_parser("run", help="execute chapters and check their claims")
     run.add_argument("chapters", nargs="+", metavar="CHAPTER")
     build = verbs.add_parser("build", help="run every stale chapter, then build the HTML book")
+    verbs.add_parser("bench", help="benchmarks against PyHessian and BackPACK (see trainingdynamics bench --help)", add_help=False)
     for verb in (run, build):
         verb.add_argument("--profile", default="quick", help="quick (tests) or full (the rendered book)")
         verb.add_argument("--force", action="store_true", help="re-execute even if nothing changed")
@@ -72,6 +73,11 @@ def run_and_report(args: argparse.Namespace, layout: Layout, chapters: list[str]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; bad input gives one line on stderr and exit status 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from trainingdynamics.benchmarks import main as bench
+
+        return bench(argv[1:])
     args = parser().parse_args(argv)
     try:
         layout = Layout(find_root(args.root))
