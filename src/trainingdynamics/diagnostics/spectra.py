@@ -29,7 +29,7 @@ import numpy as np
 import scipy.linalg
 import torch
 from torch import nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from trainingdynamics.seeding import torch_generator
 
@@ -114,19 +114,28 @@ def hvp_operator(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """v ↦ Hv for the mean loss over (X, y) at the model's current parameters and mode.
 
-    Hv = (1/n) Σ_chunks ∇(∇L_chunk·v) with L_chunk the chunk's *summed* loss, each chunk's
-    term computed forward-over-reverse as ``jvp(grad(L_chunk), θ, v)``.
+    Hv = (1/n) Σ_chunks ∇(∇L_chunk·v) with L_chunk the chunk's *summed* loss. Without chunking
+    the gradient map is linearised once, ``vjp(grad(L), θ)``, and since H is symmetric its
+    pullback vᵀH = (Hv)ᵀ costs one reverse pass through the stored graph per product. With
+    ``chunk_size`` (to bound memory) each chunk's term is recomputed forward-over-reverse,
+    ``jvp(grad(L_chunk), θ, v)``.
     """
     refuse_batch_coupling(model, "chunked Hessian-vector products")
     params = trainable_parameters(model)
     buffers = {name: b.detach() for name, b in model.named_buffers()}
-    pieces = chunks(len(X), chunk_size)
+    dtype = next(iter(params.values())).dtype
 
     def summed_loss(p: Params, xs: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
         return loss_fn(functional_call(model, (p, buffers), (xs,)), ts) * len(xs)
 
+    if chunk_size is None or chunk_size >= len(X):
+        _, pullback = vjp(grad(lambda p: summed_loss(p, X, y)), params)
+        return lambda vector: flatten(pullback(unflatten(vector.to(dtype), params))[0]).to(torch.float64) / len(X)
+
+    pieces = chunks(len(X), chunk_size)
+
     def apply(vector: torch.Tensor) -> torch.Tensor:
-        tangent = unflatten(vector.to(next(iter(params.values())).dtype), params)
+        tangent = unflatten(vector.to(dtype), params)
         total = torch.zeros(vector.shape, dtype=torch.float64, device=vector.device)
         for piece in pieces:
             xs, ts = X[piece], y[piece]
