@@ -185,3 +185,19 @@ def test_fit_exponential_recovers_factor_and_flags_bad_fits() -> None:
     assert noisy.r_squared < 0.5
     with pytest.raises(ValueError):
         fit_exponential(k[:3], np.array([1.0, 0.0, 1.0]))
+
+
+def test_torch_seeded_repeats_draws_and_restores_the_global_state() -> None:
+    from trainingdynamics.seeding import torch_seeded
+
+    torch.manual_seed(0)
+    expected_next = torch.rand(3)
+    torch.manual_seed(0)
+    with torch_seeded(5, "init"):
+        first = torch.rand(4)
+    with torch_seeded(5, "init"):
+        second = torch.rand(4)
+    with torch_seeded(5, "other"):
+        other = torch.rand(4)
+    assert torch.equal(first, second) and not torch.equal(first, other)
+    assert torch.equal(torch.rand(3), expected_next)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import zlib
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -41,3 +43,14 @@ def child_rng(seed: int, *stream: int | str) -> np.random.Generator:
 def child_seed(seed: int, *stream: int | str) -> int:
     """An integer seed (e.g. for ``torch.manual_seed``) derived like :func:`child_rng`."""
     return int(np.random.SeedSequence([int(seed), *map(_key, stream)]).generate_state(1)[0])
+
+
+@contextmanager
+def torch_seeded(seed: int, *stream: int | str) -> Iterator[None]:
+    """Inside the block torch's CPU generator is seeded from :func:`child_seed`; after it, its state is restored.
+
+    For code that draws from torch's global generator, e.g. ``nn.Module`` initialisation.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(child_seed(seed, *stream))
+        yield

@@ -31,7 +31,7 @@ from trainingdynamics.device import resolve_device
 from trainingdynamics.diagnostics import spectra
 from trainingdynamics.models.digits import cnn, mlp
 from trainingdynamics.profiles import ParameterError, require_in_range, require_positive, resolve
-from trainingdynamics.seeding import child_seed, seed_everything
+from trainingdynamics.seeding import child_seed, seed_everything, torch_seeded
 from trainingdynamics.training import Step, every, train
 
 TITLE = "The break-even point: a large early learning rate tames curvature and gradient noise"
@@ -143,8 +143,7 @@ def make_cnn(cfg: Config, *, batch_norm: bool, seed: int, replicate: int = 0) ->
     initial scale would only raise the effective learning rate η/‖w‖²: the BatchNorm CNN keeps
     PyTorch's default. Every learning rate and batch size of a replicate starts from the same weights.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(child_seed(seed, "init", replicate))
+    with torch_seeded(seed, "init", replicate):
         model = cnn(cfg.channels, batch_norm=batch_norm)
     if not batch_norm:
         with torch.no_grad():
@@ -278,8 +277,7 @@ def edge_of_stability_run(cfg: Config, data: Dataset, targets: torch.Tensor, *, 
     """Full-batch GD of a tanh MLP on ``eos_examples`` digits (init from the stream ``"eos-init"``); sharpness every ``eos_every`` steps."""
     n = cfg.eos_examples
     X, Y = data.X[:n].flatten(1), targets[:n]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(child_seed(seed, "eos-init"))
+    with torch_seeded(seed, "eos-init"):
         model = mlp((X.shape[1], cfg.eos_width, cfg.eos_width, Y.shape[1]), activation="tanh").to(X.device)
     lanczos_seed = child_seed(seed, "eos-lanczos")
     start: dict[str, torch.Tensor | None] = {"vector": None}
@@ -309,8 +307,7 @@ def exactness_error(seed: int) -> float:
     The tiny CNN's weights come from the stream ``"exactness-init"``, its data from ``"exactness-data"``.
     """
     generator = torch.Generator().manual_seed(child_seed(seed, "exactness-data"))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(child_seed(seed, "exactness-init"))
+    with torch_seeded(seed, "exactness-init"):
         model = cnn((2, 3), n_classes=3).double()
     X = torch.randn(24, 1, 8, 8, generator=generator, dtype=torch.float64)
     Y = one_hot(torch.randint(0, 3, (24,), generator=generator), 3, torch.float64)

@@ -22,7 +22,7 @@ from trainingdynamics.claims import Claim, at_least, at_most
 from trainingdynamics.data import Dataset, digits, split
 from trainingdynamics.diagnostics.montecarlo import equivalent_z
 from trainingdynamics.profiles import ParameterError, require_in_range, require_positive, resolve
-from trainingdynamics.seeding import child_rng, child_seed, seed_everything
+from trainingdynamics.seeding import child_rng, child_seed, seed_everything, torch_seeded
 from trainingdynamics.training import History, every, train
 
 TITLE = "Straight-through estimators: why a fake gradient can train a quantized net"
@@ -279,8 +279,8 @@ def train_digits(cfg: Config, bits: int, ste: S.STE, seed: int, device: torch.de
     The split, the initialisation and the mini-batch order draw from named child streams of ``seed``.
     """
     train_set, test_set = split(digits(device=device), cfg.n_train, seed=child_seed(seed, "split"))
-    seed_everything(child_seed(seed, "init"))
-    model = quantized_mlp(cfg, bits, ste).to(device)
+    with torch_seeded(seed, "init"):
+        model = quantized_mlp(cfg, bits, ste).to(device)
     steps_per_epoch = cfg.n_train // cfg.batch_size
 
     def log_accuracy(state) -> None:
