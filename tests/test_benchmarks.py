@@ -6,7 +6,6 @@ Nothing here asserts a timing: benchmarks measure, tests check that what is meas
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -18,19 +17,11 @@ from torch import nn
 from trainingdynamics.benchmarks import main, peers
 from trainingdynamics.benchmarks.book_cost import chapter_times, totals
 from trainingdynamics.benchmarks.config import config
-from trainingdynamics.benchmarks.covariance import DENSE_GRAM, IMPLICIT_GRAM, OURS_GRADIENTS, implicit_gram_spectrum
-from trainingdynamics.benchmarks.hessian import (
-    OURS,
-    PYHESSIAN,
-    cached_hvp_operator,
-    hutchinson_trace,
-    mean_and_stderr,
-    reference_eigenvalues,
-    relative_errors,
-)
+from trainingdynamics.benchmarks.covariance import DENSE_GRAM, IMPLICIT_GRAM, OURS_GRADIENTS
+from trainingdynamics.benchmarks.hessian import OURS, PYHESSIAN, reference_eigenvalues, relative_errors
 from trainingdynamics.benchmarks.problems import LOSS, Problem
 from trainingdynamics.benchmarks.report import table
-from trainingdynamics.benchmarks.targets import covariance_targets, eigen_target, fastest_accurate
+from trainingdynamics.benchmarks.targets import book_targets, covariance_targets, eigen_target, fastest_accurate
 from trainingdynamics.benchmarks.timing import measure
 from trainingdynamics.diagnostics import spectra
 from trainingdynamics.models.digits import mlp
@@ -47,49 +38,9 @@ def tiny_problem(dtype: torch.dtype = torch.float64, n: int = 40, hidden: int = 
     return Problem("tiny", model, torch.randn(n, 8, dtype=dtype), torch.randint(0, 3, (n,)))
 
 
-def symmetric_matrix(dim: int, seed: int = 0) -> torch.Tensor:
-    """A random symmetric float64 matrix."""
-    a = torch.randn(dim, dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return (a + a.T) / 2
-
-
-def test_hutchinson_is_exact_for_a_diagonal_matrix() -> None:
-    """Rademacher probes have z_i² = 1, so zᵀDz = Tr D for every probe: zero spread."""
-    d = torch.linspace(-1.0, 3.0, 17, dtype=torch.float64)
-    estimate = hutchinson_trace(lambda v: d * v, 17, 5, seed=1)
-    assert estimate.n_hvp == 5
-    np.testing.assert_allclose(estimate.values, float(d.sum()), rtol=1e-12)
-
-
-def test_hutchinson_mean_and_stderr_match_the_theory() -> None:
-    """E[zᵀAz] = Tr A within 4 standard errors, and Var[zᵀAz] = 2 Σ_{i≠j} A_ij² within 15%."""
-    a = symmetric_matrix(30)
-    probes = 4000
-    estimate = hutchinson_trace(lambda v: a @ v, 30, probes, seed=3)
-    mean, stderr = mean_and_stderr(estimate.values)
-    assert abs(mean - float(torch.trace(a))) <= 4 * stderr
-    variance = 2 * float((a**2).sum() - (torch.diagonal(a) ** 2).sum())
-    assert stderr**2 * probes == pytest.approx(variance, rel=0.15)
-
-
-def test_mean_and_stderr() -> None:
-    """Samples 1 and 3: mean 2, sample standard deviation √2, standard error √2/√2 = 1."""
-    assert mean_and_stderr(np.array([1.0, 3.0])) == pytest.approx((2.0, 1.0))
-    assert math.isnan(mean_and_stderr(np.array([4.0]))[1])
-
-
 def test_relative_errors_compare_the_ith_largest() -> None:
     errors = relative_errors(np.array([1.0, 4.0]), np.array([4.0, 2.0, 1.0]))
     np.testing.assert_allclose(errors, [0.0, 0.5])
-
-
-def test_cached_hvp_matches_the_dense_hessian() -> None:
-    problem = tiny_problem()
-    dense = spectra.dense_hessian(problem.model, LOSS, problem.X, problem.y)
-    matvec = cached_hvp_operator(problem.model, LOSS, problem.X, problem.y)
-    for seed in range(3):
-        v = torch.randn(problem.n_params, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-        torch.testing.assert_close(matvec(v), dense @ v, rtol=1e-10, atol=1e-12)
 
 
 def test_reference_eigenvalues_match_a_dense_eigensolver() -> None:
@@ -99,17 +50,6 @@ def test_reference_eigenvalues_match_a_dense_eigensolver() -> None:
     reference = reference_eigenvalues(problem, 4)
     np.testing.assert_allclose(reference.values, exact, rtol=1e-8)
     assert reference.max_relative_residual < 1e-8
-
-
-@pytest.mark.parametrize("n, dim", [(12, 30), (30, 12)])
-def test_implicit_gram_spectrum_matches_the_dense_covariance(n: int, dim: int) -> None:
-    """Lanczos on v ↦ (1/n) G_c G_cᵀ v gives K's top eigenvalues and trace, whether n < P or n > P."""
-    g = torch.randn(n, dim, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
-    centred = g - g.mean(dim=0)
-    covariance = centred.T @ centred / n
-    found = implicit_gram_spectrum(g, k=3)
-    np.testing.assert_allclose(found.values.numpy(), torch.linalg.eigvalsh(covariance).flip(0)[:3].numpy(), rtol=1e-10)
-    assert found.trace == pytest.approx(float(torch.trace(covariance)), rel=1e-12)
 
 
 def test_covariance_targets_add_the_shared_spectrum_stage() -> None:
@@ -184,6 +124,14 @@ def test_chapter_times_read_the_runner_records(tmp_path: Path) -> None:
     ]
     assert totals(rows) == {"quick": None, "full": None}
     assert totals(rows[:1]) == {"quick": None, "full": 12.5}
+
+
+def test_book_targets_add_the_html_build_and_need_a_fresh_book() -> None:
+    """Whole book = chapters' recorded times + the timed unchanged rebuild; a stale chapter leaves both unmeasured."""
+    whole, rebuild = book_targets({"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 7, "seconds": 6.0}})
+    assert (whole["seconds"], whole["met"], rebuild["seconds"], rebuild["met"]) == (406.0, True, 6.0, True)
+    whole, rebuild = book_targets({"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 5}})
+    assert whole["met"] is None and rebuild["met"] is None and "5 of 7" in rebuild["note"]
 
 
 def test_markdown_table() -> None:

@@ -144,6 +144,81 @@ def test_gradient_covariance_spectrum_matches_the_dense_covariance(n):
     assert result.trace == pytest.approx(trace, rel=1e-12)
 
 
+@pytest.mark.parametrize("method", ["dense", "lanczos"])
+@pytest.mark.parametrize("n, dim", [(40, 90), (90, 40)])  # the Gram matrix is the smaller operator, then K itself
+def test_both_covariance_methods_match_the_explicit_covariance(method, n, dim):
+    """Top eigenpairs and trace of K = (1/n) G_cᵀG_c by both routes, against eigh of the explicit P × P matrix."""
+    G = torch.randn(n, dim, generator=torch.Generator().manual_seed(n)) * torch.linspace(0.1, 3.0, dim)
+    centred = G - G.mean(dim=0)
+    K = centred.T @ centred / n
+    exact_values, exact_vectors = torch.linalg.eigh(K)
+    result = spectra.covariance_spectrum(G, k=5, method=method)
+    torch.testing.assert_close(result.values, exact_values.flip(0)[:5], rtol=1e-9, atol=0)
+    torch.testing.assert_close(result.vectors @ K, result.values[:, None] * result.vectors, rtol=0, atol=1e-8 * float(exact_values[-1]))
+    torch.testing.assert_close(result.vectors @ result.vectors.T, torch.eye(5), rtol=0, atol=1e-8)
+    assert result.trace == pytest.approx(float(torch.trace(K)), rel=1e-12)
+
+
+def test_lanczos_covariance_on_float32_gradients_is_accurate_to_float32():
+    """Products in the gradients' precision: float32 gradients give eigenvalues within ~1e-6 of the float64 answer."""
+    G = torch.randn(600, 300, generator=torch.Generator().manual_seed(1)) * torch.linspace(0.1, 3.0, 300)
+    exact = spectra.covariance_spectrum(G, k=3, method="dense")
+    found = spectra.covariance_spectrum(G.float(), k=3, method="lanczos")
+    torch.testing.assert_close(found.values, exact.values, rtol=1e-5, atol=0)
+    assert found.trace == pytest.approx(exact.trace, rel=1e-6)
+
+
+def test_auto_picks_lanczos_only_for_few_eigenvalues_of_a_large_gram_matrix(monkeypatch):
+    chosen = []
+    monkeypatch.setattr(spectra, "lanczos_covariance_pairs", lambda c, k, tol: chosen.append("lanczos") or spectra.dense_covariance_pairs(c, k))
+    monkeypatch.setattr(spectra, "LANCZOS_MIN_SIZE", 20)
+    spectra.covariance_spectrum(torch.randn(30, 50), k=2)
+    spectra.covariance_spectrum(torch.randn(10, 50), k=2)
+    spectra.covariance_spectrum(torch.randn(30, 50), k=spectra.LANCZOS_MAX_K + 1)
+    assert chosen == ["lanczos"]
+    with pytest.raises(ValueError, match="method"):
+        spectra.covariance_spectrum(torch.randn(30, 50), method="arpack")
+
+
+def symmetric_matrix(dim: int, seed: int = 0) -> torch.Tensor:
+    a = torch.randn(dim, dim, generator=torch.Generator().manual_seed(seed))
+    return (a + a.T) / 2
+
+
+def test_hutchinson_is_exact_for_a_diagonal_matrix():
+    """Rademacher probes have z_i² = 1, so zᵀDz = Tr D for every probe: zero spread."""
+    d = torch.linspace(-1.0, 3.0, 17)
+    estimate = spectra.hutchinson_trace(lambda v: d * v, 17, 5, seed=1)
+    assert estimate.n_hvp == 5 and estimate.stderr == pytest.approx(0.0, abs=1e-12)
+    assert estimate.value == pytest.approx(float(d.sum()), rel=1e-12)
+
+
+def test_hutchinson_mean_and_stderr_match_the_theory():
+    """E[zᵀAz] = Tr A within 4 standard errors, and Var[zᵀAz] = 2 Σ_{i≠j} A_ij² within 15%."""
+    a, probes = symmetric_matrix(30), 4000
+    estimate = spectra.hutchinson_trace(lambda v: a @ v, 30, probes, seed=3)
+    assert abs(estimate.value - float(torch.trace(a))) <= 4 * estimate.stderr
+    variance = 2 * float((a**2).sum() - (torch.diagonal(a) ** 2).sum())
+    assert estimate.stderr**2 * probes == pytest.approx(variance, rel=0.15)
+
+
+def test_trace_estimate_from_samples():
+    """Samples 1 and 3: mean 2, sample standard deviation √2, standard error √2/√2 = 1; one sample has no error bar."""
+    estimate = spectra.TraceEstimate.from_samples([1.0, 3.0])
+    assert (estimate.value, estimate.stderr, estimate.n_hvp) == pytest.approx((2.0, 1.0, 2))
+    assert torch.isnan(torch.tensor(spectra.TraceEstimate.from_samples([4.0]).stderr))
+    with pytest.raises(ValueError, match="probes"):
+        spectra.hutchinson_trace(lambda v: v, 3, 0)
+
+
+def test_hessian_trace_matches_the_dense_hessian():
+    model, X, y = tiny_problem()
+    exact = float(torch.trace(spectra.dense_hessian(model, cross_entropy, X, y)))
+    estimate = spectra.hessian_trace(model, cross_entropy, X, y, probes=400, seed=2)
+    assert estimate.n_hvp == 400 and 0 < estimate.stderr < 0.2 * abs(exact)
+    assert abs(estimate.value - exact) <= 4 * estimate.stderr
+
+
 def test_batch_norm_in_train_mode_is_refused_for_per_example_quantities():
     model = mlp((5, 6, 3), batch_norm=True).double().train()
     X, y = torch.randn(8, 5), torch.randint(0, 3, (8,))

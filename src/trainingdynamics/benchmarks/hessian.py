@@ -15,64 +15,19 @@ from typing import Callable
 import numpy as np
 import scipy.sparse.linalg
 import torch
-from torch import nn
-from torch.func import functional_call, grad, vjp
 
 from trainingdynamics.benchmarks import peers
 from trainingdynamics.benchmarks.config import BenchConfig, Setting
 from trainingdynamics.benchmarks.problems import LOSS, Problem
 from trainingdynamics.benchmarks.timing import measure
 from trainingdynamics.diagnostics import spectra
-from trainingdynamics.seeding import torch_generator
-
-Matvec = Callable[[torch.Tensor], torch.Tensor]
-
 
 @dataclass(frozen=True)
 class Estimate:
-    """Eigenvalues (descending) or a trace sample set, and the HVPs spent on them."""
+    """Eigenvalues (descending) and the HVPs spent on them."""
 
     values: np.ndarray
     n_hvp: int
-
-
-def cached_hvp_operator(model: nn.Module, loss_fn: spectra.LossFn, X: torch.Tensor, y: torch.Tensor) -> Matvec:
-    """v ↦ Hv for the mean loss, linearising ∇L once: ``vjp(grad(L), θ)`` keeps the forward and first backward pass.
-
-    H is symmetric, so the pullback vᵀH of the gradient map is (Hv)ᵀ; each product then costs one
-    reverse pass through the stored graph instead of a fresh forward-over-reverse evaluation
-    (the change proposed for ``spectra.hvp_operator``; memory grows with the batch).
-    """
-    params = spectra.trainable_parameters(model)
-    buffers = {name: b.detach() for name, b in model.named_buffers()}
-    dtype = next(iter(params.values())).dtype
-
-    def loss(p: spectra.Params) -> torch.Tensor:
-        return loss_fn(functional_call(model, (p, buffers), (X,)), y)
-
-    _, pullback = vjp(grad(loss), params)
-    return lambda v: spectra.flatten(pullback(spectra.unflatten(v.to(dtype), params))[0]).to(torch.float64)
-
-
-def hutchinson_trace(matvec: Matvec, dim: int, probes: int, *, seed: int = 0) -> Estimate:
-    """The ``probes`` Rademacher samples zᵀHz, whose mean is an unbiased estimate of Tr H.
-
-    E[zᵀHz] = Tr H and Var[zᵀHz] = 2 Σ_{i≠j} H_ij², so the standard error of the mean of m
-    samples is their standard deviation / √m (see :func:`mean_and_stderr`).
-    """
-    generator = torch_generator(seed)
-    samples = []
-    for _ in range(probes):
-        z = torch.randint(0, 2, (dim,), generator=generator).to(torch.float64) * 2 - 1
-        samples.append(float(z @ matvec(z)))
-    return Estimate(np.array(samples), probes)
-
-
-def mean_and_stderr(samples: np.ndarray) -> tuple[float, float]:
-    """Sample mean and its standard error s/√m (NaN error for fewer than two samples)."""
-    if len(samples) < 2:
-        return float(np.mean(samples)), math.nan
-    return float(np.mean(samples)), float(np.std(samples, ddof=1) / math.sqrt(len(samples)))
 
 
 def relative_errors(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -94,7 +49,7 @@ class Reference:
 def reference_eigenvalues(problem: Problem, k: int, *, seed: int = 0) -> Reference:
     """The top-``k`` (largest algebraic) Hessian eigenvalues by ``scipy.sparse.linalg.eigsh`` on float64 HVPs, tol 1e-10."""
     exact = problem.in_float64()
-    matvec = cached_hvp_operator(exact.model, LOSS, exact.X, exact.y)
+    matvec = spectra.hvp_operator(exact.model, LOSS, exact.X, exact.y)
     dim = exact.n_params
     calls = [0]
 
@@ -112,17 +67,10 @@ def reference_eigenvalues(problem: Problem, k: int, *, seed: int = 0) -> Referen
 
 
 def ours(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate:
-    """The library: ``spectra.hessian_eigenvalues`` (Lanczos, forward-over-reverse HVPs)."""
+    """The library: ``spectra.hessian_eigenvalues`` (Lanczos on HVPs through a once-linearised gradient)."""
     result = spectra.hessian_eigenvalues(
         problem.model, LOSS, problem.X, problem.y, k=k, tol=setting.tol, max_iter=setting.max_iter, seed=seed
     )
-    return Estimate(result.values.numpy(), result.n_hvp)
-
-
-def ours_cached(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate:
-    """The same Lanczos (``spectra.lanczos``) on :func:`cached_hvp_operator`: the proposed faster HVP."""
-    matvec = cached_hvp_operator(problem.model, LOSS, problem.X, problem.y)
-    result = spectra.lanczos(matvec, problem.n_params, k=k, tol=setting.tol, max_iter=setting.max_iter, seed=seed)
     return Estimate(result.values.numpy(), result.n_hvp)
 
 
@@ -137,7 +85,6 @@ def pyhessian(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate
 
 EigenMethod = Callable[[Problem, int, Setting, int], Estimate]
 OURS = "ours (Lanczos)"
-OURS_CACHED = "ours, cached HVP (proposed)"
 PYHESSIAN = "PyHessian (power iteration)"
 
 
@@ -146,7 +93,6 @@ def eigen_methods(cfg: BenchConfig, k: int) -> dict[str, tuple[str, EigenMethod,
     pyhessian_settings = cfg.pyhessian_top1 if k == 1 else cfg.pyhessian_topk
     combinations = (
         [(OURS, ours, s) for s in cfg.ours]
-        + [(OURS_CACHED, ours_cached, s) for s in cfg.ours]
         + [(PYHESSIAN, pyhessian, s) for s in pyhessian_settings]
     )
     return {f"{method}, {setting}": (method, solve, setting) for method, solve, setting in combinations}
@@ -154,7 +100,7 @@ def eigen_methods(cfg: BenchConfig, k: int) -> dict[str, tuple[str, EigenMethod,
 
 def warm_up(problem: Problem, cfg: BenchConfig) -> None:
     """Run each solver once, cheaply, so one-time costs (allocations, dispatch caches) stay out of the timings."""
-    for solve in (ours, ours_cached, pyhessian):
+    for solve in (ours, pyhessian):
         solve(problem.copy(), 1, Setting(1e-2, 10), cfg.seed)
 
 
@@ -196,16 +142,14 @@ def trace_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
     """Hutchinson with a fixed number of probes (ours) vs PyHessian's early-stopping ``trace()``, against the exact trace."""
     exact = problem.in_float64()
     reference = peers.backpack_hessian_trace(exact.model, LOSS, exact.X, exact.y)
-    methods: dict[str, Callable[[Problem], Estimate]] = {
-        f"ours (Hutchinson, {cfg.probes} probes)": lambda p: hutchinson_trace(
-            spectra.hvp_operator(p.model, LOSS, p.X, p.y), p.n_params, cfg.probes, seed=cfg.seed
-        ),
+    methods: dict[str, Callable[[Problem], spectra.TraceEstimate]] = {
+        f"ours (Hutchinson, {cfg.probes} probes)": lambda p: spectra.hessian_trace(p.model, LOSS, p.X, p.y, probes=cfg.probes, seed=cfg.seed),
         "PyHessian trace() (tol=1e-3, maxIter=100)": lambda p: pyhessian_trace(p, cfg.seed),
     }
     timings = measure({method: (problem.copy, run) for method, run in methods.items()}, repeats=cfg.repeats, budget_s=cfg.budget_s)
     rows = []
     for method, timed in timings.items():
-        mean, stderr = mean_and_stderr(timed.result.values)
+        mean, stderr = timed.result.value, timed.result.stderr
         rows.append(
             {
                 "model": problem.model_name,
@@ -225,8 +169,8 @@ def trace_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
     return rows
 
 
-def pyhessian_trace(problem: Problem, seed: int) -> Estimate:
+def pyhessian_trace(problem: Problem, seed: int) -> spectra.TraceEstimate:
     """PyHessian's ``trace()`` samples (pass a :meth:`Problem.copy`), its global RNG seeded."""
     torch.manual_seed(seed)
     found = peers.pyhessian_trace(problem.model, LOSS, problem.X, problem.y)
-    return Estimate(found.values, found.n_hvp)
+    return spectra.TraceEstimate.from_samples(found.values)

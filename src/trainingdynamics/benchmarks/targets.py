@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trainingdynamics.benchmarks.covariance import OURS_GRADIENTS, SPECTRA
-from trainingdynamics.benchmarks.hessian import OURS, OURS_CACHED, PYHESSIAN
+from trainingdynamics.benchmarks.hessian import OURS, PYHESSIAN
 
 TOP1_SPEEDUP = 3.0
 TOPK_SPEEDUP = 5.0
@@ -56,8 +56,7 @@ def eigen_targets(rows: list[dict], accuracy: float, top_k: int) -> list[dict]:
     for model, n in cases(rows):
         for k, threshold in ((1, TOP1_SPEEDUP), (top_k, TOPK_SPEEDUP)):
             case = [r for r in rows if (r["model"], r["n"], r["k"]) == (model, n, k)]
-            for method in (OURS, OURS_CACHED):
-                found.append(eigen_target(case, method, accuracy, threshold, f"top-{k} Hessian eigenvalue{'s' if k > 1 else ''}"))
+            found.append(eigen_target(case, OURS, accuracy, threshold, f"top-{k} Hessian eigenvalue{'s' if k > 1 else ''}"))
     return found
 
 
@@ -89,28 +88,31 @@ def covariance_targets(rows: list[dict]) -> list[dict]:
 def book_targets(book: dict) -> list[dict]:
     """Whole book at full within 10 minutes; unchanged rebuild within 10 s (None = not measured)."""
     full = book["totals"]["full"]
-    check = book["rebuild_check"] or {}
-    rebuild_note = (
-        "only the runner's freshness check is timed (no HTML build); "
-        f"{check.get('fresh', 0)} of {check.get('chapters', 0)} chapters were fresh at the full profile (the rest would be re-executed, so this is no unchanged rebuild)"
-        if "seconds" in check
-        else f"not measured ({check.get('error', 'skipped')})"
-    )
+    rebuild = book["rebuild"] or {}
+    html = rebuild.get("seconds")
+    if html is not None:
+        rebuild_note = "`trainingdynamics build --profile full` with every chapter fresh: hashes, cache checks and the HTML build"
+    elif "error" in rebuild:
+        rebuild_note = f"not measured ({rebuild['error']})"
+    else:
+        rebuild_note = f"not measured: {rebuild.get('fresh', 0)} of {rebuild.get('chapters', 0)} chapters were fresh at the full profile (run the full build first)"
+    whole = None if full is None or html is None else full + html
     return [
         {
             "target": "whole book at the full profile",
             "case": "all chapters",
-            "seconds": full,
+            "seconds": whole,
             "threshold_s": BOOK_FULL_SECONDS,
-            "met": None if full is None else full <= BOOK_FULL_SECONDS,
-            "note": "" if full is not None else "not measured: not every chapter has a full-profile run recorded in _build/claims",
+            "met": None if whole is None else whole <= BOOK_FULL_SECONDS,
+            "note": f"chapters' recorded times ({full:.0f} s) plus the HTML build (timed in the rebuild)" if whole is not None
+            else "not measured: needs every chapter's full-profile time in _build/claims and a timed rebuild",
         },
         {
             "target": "unchanged rebuild",
             "case": "all chapters",
-            "seconds": check.get("seconds"),
+            "seconds": html,
             "threshold_s": REBUILD_SECONDS,
-            "met": None if "seconds" not in check or check["fresh"] != check["chapters"] else check["seconds"] <= REBUILD_SECONDS,
+            "met": None if html is None else html <= REBUILD_SECONDS,
             "note": rebuild_note,
         },
     ]

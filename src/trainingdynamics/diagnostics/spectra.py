@@ -6,12 +6,14 @@ on examples (x_i, y_i):
 - the Hessian H = ∇²L is reached only through Hessian–vector products
   Hv = ∇(∇L·v), computed forward-over-reverse (``jvp(grad(L))``) and accumulated
   over chunks of *sum*-reduced losses, so the chunk size never changes the answer;
-  its top eigenpairs come from Lanczos with full reorthogonalisation;
+  its top eigenpairs come from Lanczos with full reorthogonalisation, its trace from
+  Hutchinson's estimator Tr H = E[zᵀHz] over Rademacher vectors z;
 - the per-example gradients g_i = ∇ℓ_i come from ``vmap(grad(ℓ))`` over
   ``functional_call``, and the gradient covariance
   K = (1/n) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ = (1/n) G_cᵀ G_c  (G_c: centred gradients, n × P)
   shares its nonzero spectrum with the n × n Gram matrix (1/n) G_c G_cᵀ, which is
-  far cheaper when n ≪ P; Tr K = (1/n) Σ_i ‖g_i − ḡ‖².
+  far cheaper when n ≪ P (formed densely, or applied implicitly inside Lanczos);
+  Tr K = (1/n) Σ_i ‖g_i − ḡ‖².
 
 Parameter vectors are flat: the trainable parameters in ``model.named_parameters()``
 order, each flattened. The caller's train/eval mode is never switched silently:
@@ -250,6 +252,56 @@ def hessian_eigenvalues(
         return lanczos(matvec, dim, k=k, tol=tol, max_iter=max_iter, start=start, seed=seed, device=X.device)
 
 
+@dataclass(frozen=True)
+class TraceEstimate:
+    """Hutchinson's estimate of a trace: the mean of the probe samples zᵀAz and its standard error."""
+
+    value: float
+    stderr: float  # sample standard deviation / √probes (NaN for one probe)
+    samples: np.ndarray
+    n_hvp: int
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray) -> TraceEstimate:
+        """The mean of the samples zᵀAz (one HVP each) and its standard error s/√m."""
+        samples = np.asarray(samples, dtype=np.float64)
+        stderr = float(np.std(samples, ddof=1) / np.sqrt(len(samples))) if len(samples) > 1 else float("nan")
+        return cls(float(samples.mean()), stderr, samples, len(samples))
+
+
+def hutchinson_trace(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int, probes: int, *, seed: int = 0) -> TraceEstimate:
+    """Tr A from ``probes`` Rademacher vectors z: E[zᵀAz] = Tr A, Var[zᵀAz] = 2 Σ_{i≠j} A_ij².
+
+    A fixed probe count (no early stopping) keeps the estimate unbiased and its standard error honest.
+    """
+    if probes < 1:
+        raise ValueError(f"probes must be >= 1, got {probes}")
+    generator = torch_generator(seed)
+    samples = np.empty(probes)
+    for i in range(probes):
+        z = torch.randint(0, 2, (dim,), generator=generator).to(torch.float64) * 2 - 1
+        samples[i] = float(z @ matvec(z).cpu())
+    return TraceEstimate.from_samples(samples)
+
+
+def hessian_trace(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    probes: int = 100,
+    seed: int = 0,
+    chunk_size: int | None = None,
+    mode: Mode = None,
+) -> TraceEstimate:
+    """Tr H of the mean loss over (X, y) by Hutchinson's estimator on exact HVPs, with its standard error."""
+    with model_mode(model, mode):
+        matvec = hvp_operator(model, loss_fn, X, y, chunk_size=chunk_size)
+        dim = sum(p.numel() for p in trainable_parameters(model).values())
+        return hutchinson_trace(matvec, dim, probes, seed=seed)
+
+
 def per_example_gradients(
     model: nn.Module,
     loss_fn: LossFn,
@@ -277,29 +329,85 @@ def per_example_gradients(
 
 
 def centred_gradients(gradients: torch.Tensor) -> torch.Tensor:
-    """G_c = G − ḡ in float64: the rows minus their mean."""
-    gradients = gradients.to(torch.float64)
-    return gradients - gradients.mean(dim=0)
+    """G_c = G − ḡ, the rows minus their mean (accumulated in float64), in the gradients' precision."""
+    return gradients - gradients.to(torch.float64).mean(dim=0).to(gradients.dtype)
 
 
-def covariance_spectrum(gradients: torch.Tensor, k: int = 1) -> CovarianceSpectrum:
-    """Top-``k`` eigenpairs and trace of K = (1/n) G_cᵀG_c from an n × P gradient matrix, in float64.
+def covariance_trace(centred: torch.Tensor) -> float:
+    """Tr K = (1/n) ‖G_c‖²_F, summed in float64."""
+    return float((centred * centred).sum(dtype=torch.float64)) / len(centred)
 
-    Uses the n × n Gram matrix (1/n) G_c G_cᵀ = U Λ Uᵀ when n ≤ P (then K's eigenvectors are
-    G_cᵀ u / √(nλ); a zero eigenvalue gets a zero vector), the P × P matrix otherwise.
+
+CovarianceMethod = Literal["auto", "dense", "lanczos"]
+LANCZOS_MIN_SIZE = 512  # "auto" uses Lanczos above this min(n, P) (the crossover measured in bench/)
+LANCZOS_MAX_K = 16  # ... and for at most this many eigenvalues
+
+
+def top_eigh(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` largest eigenpairs of a symmetric matrix, values descending, vectors as columns.
+
+    On the CPU only the wanted pairs are computed (LAPACK ``syevr`` with an index range).
+    """
+    m = len(matrix)
+    if matrix.device.type != "cpu":
+        values, vectors = torch.linalg.eigh(matrix)
+        return values.flip(0)[:k], vectors.flip(1)[:, :k]
+    values, vectors = scipy.linalg.eigh(matrix.numpy(), subset_by_index=[m - k, m - 1], driver="evr")
+    return torch.from_numpy(values[::-1].copy()), torch.from_numpy(vectors[:, ::-1].copy())
+
+
+def dense_covariance_pairs(centred: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` eigenpairs of K from the smaller of the Gram matrix (1/n) G_c G_cᵀ and K = (1/n) G_cᵀG_c, in float64."""
+    n, dim = centred.shape
+    centred = centred.to(torch.float64)
+    if n > dim:
+        values, vectors = top_eigh(centred.T @ centred / n, k)
+        return values, vectors.T
+    values, small = top_eigh(centred @ centred.T / n, k)
+    return values, nn.functional.normalize(centred.T @ small.to(centred.device), dim=0).T  # G_cᵀu has norm √(nλ)
+
+
+def lanczos_covariance_pairs(centred: torch.Tensor, k: int, tol: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` eigenpairs of K by Lanczos on the smaller of u ↦ (1/n) G_c(G_cᵀu) and v ↦ (1/n) G_cᵀ(G_c v).
+
+    Neither the Gram matrix nor K is formed: a product costs 2nP in the gradients' precision,
+    against n²P to form the Gram matrix, so a few top eigenvalues of many examples come cheap.
+    """
+    n, dim = centred.shape
+    dtype = centred.dtype
+    if n > dim:
+        result = lanczos(lambda v: centred.T @ (centred @ v.to(dtype)) / n, dim, k=k, tol=tol, device=centred.device)
+        return result.values, result.vectors
+    result = lanczos(lambda u: centred @ (centred.T @ u.to(dtype)) / n, n, k=k, tol=tol, device=centred.device)
+    vectors = (centred.T @ result.vectors.T.to(dtype)).to(torch.float64)
+    return result.values, nn.functional.normalize(vectors, dim=0).T  # G_cᵀu has norm √(nλ)
+
+
+def covariance_spectrum(
+    gradients: torch.Tensor, k: int = 1, *, method: CovarianceMethod = "auto", tol: float = 1e-10
+) -> CovarianceSpectrum:
+    """Top-``k`` eigenpairs and trace of K = (1/n) G_cᵀG_c from an n × P gradient matrix.
+
+    K shares its nonzero spectrum with the n × n Gram matrix (1/n) G_c G_cᵀ = U Λ Uᵀ, and K's
+    eigenvectors are G_cᵀu / √(nλ); whichever of the two is smaller is used. ``method="dense"``
+    forms it in float64 and asks LAPACK for the top ``k`` pairs; ``"lanczos"`` applies it
+    implicitly (residuals ≤ ``tol`` · λ_1, products in the gradients' precision); ``"auto"``
+    picks Lanczos when min(n, P) > 512 and k ≤ 16. Tr K = (1/n) ‖G_c‖²_F in float64.
     """
     n, dim = gradients.shape
     if not 1 <= k <= min(n, dim):
         raise ValueError(f"k must lie in [1, {min(n, dim)}], got {k}")
+    if method not in ("auto", "dense", "lanczos"):
+        raise ValueError(f"method must be 'auto', 'dense' or 'lanczos', got {method!r}")
+    if method == "auto":
+        method = "lanczos" if min(n, dim) > LANCZOS_MIN_SIZE and k <= LANCZOS_MAX_K else "dense"
     centred = centred_gradients(gradients)
-    if n <= dim:
-        values, small = torch.linalg.eigh(centred @ centred.T / n)
-        values, small = values.flip(0)[:k], small.flip(1)[:, :k]
-        vectors = nn.functional.normalize(centred.T @ small, dim=0).T  # G_cᵀu has norm √(nλ)
+    trace = covariance_trace(centred)
+    if method == "dense":
+        values, vectors = dense_covariance_pairs(centred, k)
     else:
-        values, big = torch.linalg.eigh(centred.T @ centred / n)
-        values, vectors = values.flip(0)[:k], big.flip(1)[:, :k].T
-    return CovarianceSpectrum(values.cpu(), vectors, float((centred**2).sum() / n), n)
+        values, vectors = lanczos_covariance_pairs(centred, k, tol)
+    return CovarianceSpectrum(values.cpu(), vectors, trace, n)
 
 
 def gradient_covariance_eigenvalues(
@@ -311,10 +419,11 @@ def gradient_covariance_eigenvalues(
     k: int = 1,
     mode: Mode = None,
     chunk_size: int | None = None,
+    method: CovarianceMethod = "auto",
 ) -> CovarianceSpectrum:
-    """Top-``k`` eigenpairs (and trace) of the gradient covariance K over the examples (X, y)."""
+    """Top-``k`` eigenpairs (and trace) of the gradient covariance K over the examples (X, y); see :func:`covariance_spectrum`."""
     gradients = per_example_gradients(model, loss_fn, X, y, mode=mode, chunk_size=chunk_size)
-    return covariance_spectrum(gradients, k)
+    return covariance_spectrum(gradients, k, method=method)
 
 
 def gradient_covariance_trace(
@@ -327,8 +436,7 @@ def gradient_covariance_trace(
     chunk_size: int | None = None,
 ) -> float:
     """Tr K = (1/n) Σ_i ‖g_i − ḡ‖², the total gradient variance over the examples (X, y)."""
-    centred = centred_gradients(per_example_gradients(model, loss_fn, X, y, mode=mode, chunk_size=chunk_size))
-    return float((centred**2).sum() / len(centred))
+    return covariance_trace(centred_gradients(per_example_gradients(model, loss_fn, X, y, mode=mode, chunk_size=chunk_size)))
 
 
 def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -442,6 +442,25 @@ def probe_cost_in_steps(result: Result) -> float:
     return per_probe / per_step
 
 
+def measurement_cost(result: Result) -> pd.DataFrame:
+    """Per learning rate of the plain grid (seeds pooled) and over all SGD runs: measurement spacing, counts and the probe's share of the time."""
+
+    def row(runs: list[Trajectory]) -> dict:
+        measure, train = sum(t.measure_seconds for t in runs), sum(t.train_seconds for t in runs)
+        return {
+            "measurements": sum(len(t.steps) for t in runs),
+            "SGD steps": sum(int(t.steps[-1]) + 1 for t in runs),
+            "probe s": round(measure, 2),
+            "training s": round(train, 2),
+            "probe share": f"{measure / (measure + train):.0%}",
+        }
+
+    every = {lr: math.ceil(result.cfg.measure_every / lr) for lr in result.cfg.learning_rates}
+    rows = {f"η = {lr:g} (every {every[lr]} steps)": row(runs) for lr, runs in grid_runs(result, "lr").items()}
+    rows["all SGD runs"] = row(list(result.runs.values()))
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def bn_conditioning(result: Result) -> dict[float, float]:
     """The BatchNorm grid's median over seeds of the best conditioning after the break-even point, per η."""
     return {lr: float(np.median([conditioning_after_break_even(t) for t in runs])) for lr, runs in grid_runs(result, "bn").items()}
