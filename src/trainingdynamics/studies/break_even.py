@@ -52,8 +52,8 @@ class Config:
     bn_learning_rates: tuple[float, ...] = (0.00316, 0.01, 0.0316)
     target_accuracy: float = 0.95
     max_steps: int = 6000
-    measure_every: float = 1.0
-    bn_measure_every: float = 0.25
+    measure_every: float = 2.0
+    bn_measure_every: float = 0.5
     hessian_examples: int = 256
     covariance_examples: int = 256
     condition_k: int = 10
@@ -92,11 +92,9 @@ class Config:
 
 PROFILES = {
     "quick": Config(
-        measure_every=2.0,
         hessian_examples=128,
         covariance_examples=128,
         bn_learning_rates=(0.00316, 0.0316),
-        bn_measure_every=0.5,
         eos_learning_rates=(0.35, 0.7),
         eos_steps=600,
         eos_every=25,
