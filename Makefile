@@ -33,9 +33,11 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks of the spectra diagnostics against PyHessian and BackPACK (minutes; writes bench/results.json
-# and the book's Performance appendix). Not part of `make test`, which only smoke-tests `bench --quick`.
+# and the book's Performance appendix). The full book is built first, so that the book's own cost (each
+# chapter's full-profile time and an unchanged rebuild) is measured too. Not part of `make test`, which only smoke-tests `bench --quick`.
 bench: $(STAMP)
-	$(BIN)/trainingdynamics bench
+	$(BIN)/trainingdynamics build --profile full
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/trainingdynamics bench
 
 clean:
 	rm -rf _build
