@@ -17,7 +17,7 @@ from torch import nn
 from trainingdynamics.benchmarks import main, peers
 from trainingdynamics.benchmarks.book_cost import chapter_times, totals
 from trainingdynamics.benchmarks.config import config
-from trainingdynamics.benchmarks.covariance import DENSE_GRAM, IMPLICIT_GRAM, OURS_GRADIENTS
+from trainingdynamics.benchmarks.covariance import DENSE_GRAM, IMPLICIT_GRAM, LAYERED_GRAM, OURS_GRADIENTS
 from trainingdynamics.benchmarks.hessian import OURS, PYHESSIAN, reference_eigenvalues, relative_errors
 from trainingdynamics.benchmarks.problems import LOSS, Problem
 from trainingdynamics.benchmarks.report import table
@@ -64,6 +64,17 @@ def test_covariance_targets_add_the_shared_spectrum_stage() -> None:
     assert implicit_loop["ratio"] == pytest.approx(4.1 / 0.6) and implicit_loop["met"]
     implicit_backpack = found[f"{OURS_GRADIENTS} + {IMPLICIT_GRAM}", "gradient-covariance top eigenvalue vs BackPACK BatchGrad"]
     assert implicit_backpack["ratio"] == pytest.approx(0.35 / 0.6) and not implicit_backpack["met"]
+    assert not any(method == LAYERED_GRAM for method, _ in found)  # not measured: no target
+
+
+def test_the_layered_gram_is_compared_with_each_peer_followed_by_its_faster_route() -> None:
+    seconds = {("gradients", OURS_GRADIENTS): 0.5, ("gradients", "per-example loop"): 4.0, ("gradients", "BackPACK BatchGrad"): 0.25,
+               ("spectrum", DENSE_GRAM): 1.0, ("spectrum", IMPLICIT_GRAM): 0.1, ("both", LAYERED_GRAM): 0.05}
+    rows = [{"model": "m", "n": 8, "stage": stage, "method": method, "seconds": s} for (stage, method), s in seconds.items()]
+    found = {(t["method"], t["target"]): t for t in covariance_targets(rows)}
+    loop = found[LAYERED_GRAM, "gradient-covariance top eigenvalue vs per-example loop"]
+    assert loop["ratio"] == pytest.approx(4.1 / 0.05) and loop["met"] and IMPLICIT_GRAM in loop["note"]
+    assert found[LAYERED_GRAM, "gradient-covariance top eigenvalue vs BackPACK BatchGrad"]["ratio"] == pytest.approx(0.35 / 0.05)
 
 
 def test_measure_runs_round_robin_until_the_count_or_the_budget() -> None:
@@ -76,6 +87,17 @@ def test_measure_runs_round_robin_until_the_count_or_the_budget() -> None:
     assert order == ["a", "b"] * 3
     assert {name: (len(t.seconds), t.result) for name, t in timed.items()} == {"a": (3, "aa"), "b": (3, "bb")}
     assert {name: len(t.seconds) for name, t in measure({"a": method("a")}, repeats=3, budget_s=0.0).items()} == {"a": 1}
+
+
+def test_settle_waits_for_the_load_average_and_gives_up_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainingdynamics.benchmarks import timing
+
+    averages = iter([3.0, 2.0, 1.0, 9.0])
+    monkeypatch.setattr(timing, "load", lambda: next(averages))
+    timing.settle(1.5, poll_s=0.0)
+    assert next(averages) == 9.0  # polled until 1.0, no further
+    monkeypatch.setattr(timing, "load", lambda: 9.0)
+    assert timing.settle(1.5, limit_s=0.0, poll_s=0.0) == pytest.approx(0.0, abs=0.1)
 
 
 def test_config_rejects_bad_values() -> None:

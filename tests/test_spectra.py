@@ -180,6 +180,66 @@ def test_auto_picks_lanczos_only_for_few_eigenvalues_of_a_large_gram_matrix(monk
         spectra.covariance_spectrum(torch.randn(30, 50), method="arpack")
 
 
+class SharedLayers(nn.Module):
+    """Linear layers the factored Gram must leave to vmap: one applied twice, one on a 3-D input, two sharing a weight; one whose output is unused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.twice, self.sequence = nn.Linear(5, 5), nn.Linear(5, 4)
+        self.tied_a, self.tied_b = nn.Linear(4, 4), nn.Linear(4, 4, bias=False)
+        self.tied_b.weight = self.tied_a.weight
+        self.dead, self.readout = nn.Linear(4, 2), nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.tanh(self.twice(torch.tanh(self.twice(x))))
+        h = torch.tanh(self.sequence(torch.stack([h, h.flip(-1)], dim=1))).mean(dim=1)
+        h = torch.tanh(self.tied_b(torch.tanh(self.tied_a(h))))
+        self.dead(h)
+        return self.readout(h)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "shared"])
+def test_gradient_gram_matches_the_per_example_loop(kind):
+    """g_i·g_j from layer factors (and vmap for the rest) equals the Gram matrix of explicitly looped gradients."""
+    if kind == "shared":
+        torch.manual_seed(0)
+        model, X, y = SharedLayers(), torch.randn(12, 5), torch.randint(0, 3, (12,))
+    else:
+        model, X, y = tiny_problem(kind)
+    G = spectra.looped_per_example_gradients(model, cross_entropy, X, y)
+    torch.testing.assert_close(spectra.gradient_gram(model, cross_entropy, X, y), G @ G.T, rtol=1e-12, atol=1e-13)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_gradient_gram_of_an_mlp_needs_no_per_example_gradients(monkeypatch):
+    model, X, y = tiny_problem("mlp")
+    monkeypatch.setattr(spectra, "per_example_gradients_of", lambda *args: pytest.fail("an MLP is covered by its linear layers"))
+    assert spectra.gradient_gram(model, cross_entropy, X, y).shape == (12, 12)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+@pytest.mark.parametrize("lanczos_above", [10, 1000])  # the n × n Gram matrix's top pairs by Lanczos, or by LAPACK
+def test_the_gram_method_matches_the_dense_covariance(kind, lanczos_above, monkeypatch):
+    monkeypatch.setattr(spectra, "LANCZOS_MIN_SIZE", lanczos_above)
+    model, X, y = tiny_problem(kind, n=30)
+    dense = spectra.gradient_covariance_eigenvalues(model, cross_entropy, X, y, k=4, method="dense")
+    found = spectra.gradient_covariance_eigenvalues(model, cross_entropy, X, y, k=4, method="gram")
+    torch.testing.assert_close(found.values, dense.values, rtol=1e-10, atol=0)
+    torch.testing.assert_close((found.vectors @ dense.vectors.T).diagonal().abs(), torch.ones(4), rtol=0, atol=1e-8)
+    assert found.trace == pytest.approx(dense.trace, rel=1e-12)
+
+
+def test_the_gram_method_refuses_batch_norm_and_dropout_in_train_mode():
+    X, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    with pytest.raises(ValueError, match="BatchNorm in train mode"):
+        spectra.gradient_gram(mlp((5, 6, 3), batch_norm=True).train(), cross_entropy, X, y)
+    dropout = nn.Sequential(nn.Linear(5, 6), nn.Dropout(0.5), nn.Linear(6, 3)).train()
+    with pytest.raises(ValueError, match="dropout"):
+        spectra.gradient_gram(dropout, cross_entropy, X, y)
+    assert spectra.gradient_gram(dropout, cross_entropy, X, y, mode="eval").shape == (8, 8)
+    assert dropout.training
+
+
 def symmetric_matrix(dim: int, seed: int = 0) -> torch.Tensor:
     a = torch.randn(dim, dim, generator=torch.Generator().manual_seed(seed))
     return (a + a.T) / 2

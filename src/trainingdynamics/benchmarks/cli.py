@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import torch
+
 from trainingdynamics.benchmarks import peers
 from trainingdynamics.benchmarks.book_cost import book_cost
 from trainingdynamics.benchmarks.config import config
@@ -19,7 +21,7 @@ from trainingdynamics.benchmarks.hessian import eigen_rows, reference_eigenvalue
 from trainingdynamics.benchmarks.problems import LOSS, trained_problem
 from trainingdynamics.benchmarks.report import render
 from trainingdynamics.benchmarks.targets import book_targets, covariance_targets, eigen_targets
-from trainingdynamics.benchmarks.timing import load, machine
+from trainingdynamics.benchmarks.timing import load, machine, settle
 from trainingdynamics.fileio import atomic_write_text
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.runner import Layout, find_root
@@ -54,6 +56,8 @@ def revision(root: Path) -> str:
 def measure_all(profile: str, layout: Layout) -> dict:
     """Run every benchmark case of ``profile``; the results as plain JSON-able data."""
     cfg = config(profile)
+    if profile == "full":
+        progress(f"waiting for the load average to settle: {settle(torch.get_num_threads() + 0.5):.0f} s")
     loads = [load()]
     eigen, trace, covariance, residuals = [], [], [], []
     for model_name in cfg.models:

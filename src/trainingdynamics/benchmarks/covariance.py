@@ -4,8 +4,9 @@ Stage 1, the n × P per-example gradients, three ways: ``vmap(grad)`` (ours), a 
 backward passes, BackPACK's ``BatchGrad`` in one backward pass. Stage 2, the spectrum, by both
 methods of ``spectra.covariance_spectrum``, shared by all three: the n × n Gram matrix formed in
 float64 with LAPACK's top pairs, and Lanczos on the Gram matrix applied implicitly. A pipeline's
-time is the sum of its two stages' medians. The reference is the loop in float64 followed by the
-dense route.
+time is the sum of its two stages' medians. Besides, in one stage, the library's Gram matrix built
+layer by layer without per-example gradients (``method="gram"``). The reference is the loop in
+float64 followed by the dense route.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ SPECTRA: dict[str, Callable[[torch.Tensor], spectra.CovarianceSpectrum]] = {
 }
 
 
+LAYERED_GRAM = "Gram by layers (ours)"
+
+
+def layered_gram(problem: Problem) -> spectra.CovarianceSpectrum:
+    """The whole computation without per-example gradients: ``gradient_covariance_eigenvalues(method="gram")``."""
+    return spectra.gradient_covariance_eigenvalues(problem.model, LOSS, problem.X, problem.y, method="gram")
+
+
 def errors(found: spectra.CovarianceSpectrum, reference: spectra.CovarianceSpectrum) -> dict[str, float]:
     """Relative errors of the top eigenvalue and of the trace."""
     top, exact = float(found.values[0]), float(reference.values[0])
@@ -52,6 +61,7 @@ def covariance_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
     for run in GRADIENTS.values():  # warm-up
         for spectrum in SPECTRA.values():
             spectrum(run(warm.copy()))
+    layered_gram(warm.copy())
     rows = []
     for n in cfg.covariance_sizes:
         batch = problem.first(n)
@@ -66,4 +76,6 @@ def covariance_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
         routes = measure({r: (lambda: ours, spectrum) for r, spectrum in SPECTRA.items()}, repeats=cfg.repeats, budget_s=cfg.budget_s)
         for route, timed in routes.items():
             rows.append(common | {"stage": "spectrum", "method": route, "seconds": timed.median, "seconds_all": timed.seconds} | errors(timed.result, reference))
+        timed = measure({LAYERED_GRAM: (batch.copy, layered_gram)}, repeats=cfg.repeats, budget_s=cfg.budget_s)[LAYERED_GRAM]
+        rows.append(common | {"stage": "both", "method": LAYERED_GRAM, "seconds": timed.median, "seconds_all": timed.seconds} | errors(timed.result, reference))
     return rows

@@ -55,6 +55,18 @@ def load() -> float:
         return float("nan")
 
 
+def settle(threshold: float, *, limit_s: float = 180.0, poll_s: float = 5.0) -> float:
+    """Wait (at most ``limit_s``) until the 1-minute load average is at most ``threshold``; return the seconds waited.
+
+    A build just before the benchmark (``make bench``) leaves the average high for a minute or two
+    after the machine is idle; starting only once it has decayed keeps that from flagging the run as contended.
+    """
+    start = time.monotonic()
+    while load() > threshold and time.monotonic() - start < limit_s:
+        time.sleep(poll_s)
+    return time.monotonic() - start
+
+
 def machine() -> dict[str, object]:
     """Processor, core count, threads torch uses, OS and Python: what a timing depends on."""
     return {

@@ -13,7 +13,10 @@ on examples (x_i, y_i):
   K = (1/n) Σ_i (g_i − ḡ)(g_i − ḡ)ᵀ = (1/n) G_cᵀ G_c  (G_c: centred gradients, n × P)
   shares its nonzero spectrum with the n × n Gram matrix (1/n) G_c G_cᵀ, which is
   far cheaper when n ≪ P (formed densely, or applied implicitly inside Lanczos);
-  Tr K = (1/n) Σ_i ‖g_i − ḡ‖².
+  Tr K = (1/n) Σ_i ‖g_i − ḡ‖²;
+- the Gram matrix g_i·g_j can also be built layer by layer without the per-example
+  gradients: a linear layer contributes (a_i·a_j + 1)(δ_i·δ_j) from its inputs a and the
+  per-example gradients δ of its outputs (:func:`gradient_gram`).
 
 Parameter vectors are flat: the trainable parameters in ``model.named_parameters()``
 order, each flattened. The caller's train/eval mode is never switched silently:
@@ -23,6 +26,7 @@ restores every module's previous mode afterwards.
 
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Literal
@@ -410,6 +414,108 @@ def covariance_spectrum(
     return CovarianceSpectrum(values.cpu(), vectors, trace, n)
 
 
+def refuse_random_layers(model: nn.Module, what: str) -> None:
+    """Raise if a dropout layer is in train mode: a batched pass and a per-example pass would draw different masks."""
+    random = [name for name, m in model.named_modules() if isinstance(m, nn.modules.dropout._DropoutNd) and m.training]
+    if random:
+        raise ValueError(f"{what} need deterministic layers (dropout {', '.join(random)} is in train mode); pass mode='eval'")
+
+
+def example_losses(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The n losses ℓ_i = ``loss_fn`` of example i on its own, from one batched forward pass."""
+    return vmap(lambda out, t: loss_fn(out.unsqueeze(0), t.unsqueeze(0)))(model(X), y)
+
+
+def factorable_linear_layers(model: nn.Module) -> list[nn.Linear]:
+    """The ``nn.Linear`` layers with a trainable weight or bias that no other module shares (tied weights are not factorable)."""
+    owners = Counter(id(p) for m in model.modules() for p in m.parameters(recurse=False))
+    return [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.Linear)
+        and any(p.requires_grad for p in m.parameters())
+        and all(owners[id(p)] == 1 for p in m.parameters())
+    ]
+
+
+def gradient_gram(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, mode: Mode = None) -> torch.Tensor:
+    """The n × n Gram matrix g_i·g_j of the per-example gradients (float64), never forming the n × P gradients.
+
+    A linear layer z = Wa + b applied once to an n × d input has per-example gradients
+    (δ_i a_iᵀ, δ_i) with δ_i = ∂ℓ_i/∂z_i, so its share of the Gram matrix is
+    (a_i·a_j + 1)(δ_i·δ_j): n²(d_in + d_out) operations instead of n²·d_in·d_out, from one
+    batched forward and backward pass. Every other trainable parameter (and a linear layer used
+    twice or on inputs with more than two dimensions) adds R Rᵀ, R its per-example gradients
+    by ``vmap``. Products run in the model's precision and are summed in float64.
+    """
+    with model_mode(model, mode):
+        refuse_batch_coupling(model, "per-example gradients")
+        refuse_random_layers(model, "per-example gradients")
+        calls: dict[nn.Linear, list[tuple[torch.Tensor, torch.Tensor]]] = {m: [] for m in factorable_linear_layers(model)}
+        hooks = [m.register_forward_hook(lambda m, inputs, out: calls[m].append((inputs[0].detach(), out))) for m in calls]
+        try:
+            losses = example_losses(model, loss_fn, X, y)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        factored = {m: recorded[0] for m, recorded in calls.items() if len(recorded) == 1 and recorded[0][0].dim() == 2}
+        deltas = torch.autograd.grad(losses.sum(), [out for _, out in factored.values()], allow_unused=True) if factored else ()
+        gram = torch.zeros(len(X), len(X), dtype=torch.float64, device=X.device)
+        for (m, (a, _)), delta in zip(factored.items(), deltas):
+            if delta is None:  # the layer's output does not reach the loss: zero gradients
+                continue
+            inputs = (a @ a.T) * m.weight.requires_grad + (m.bias is not None and m.bias.requires_grad)
+            gram += (inputs * (delta @ delta.T)).to(torch.float64)
+        covered = {id(p) for m in factored for p in m.parameters()}
+        rest = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in covered]
+        if rest:
+            others = per_example_gradients_of(model, loss_fn, X, y, rest)
+            gram += (others @ others.T).to(torch.float64)
+        return gram
+
+
+def per_example_gradients_of(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, names: list[str]) -> torch.Tensor:
+    """Per-example gradients with respect to the named parameters only (the others held fixed), n × Σ sizes."""
+    params = trainable_parameters(model)
+    wanted = {name: params[name] for name in names}
+    fixed = {name: p for name, p in params.items() if name not in wanted}
+    buffers = {name: b.detach() for name, b in model.named_buffers()}
+
+    def example_loss(p: Params, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return loss_fn(functional_call(model, ({**fixed, **p}, buffers), (x.unsqueeze(0),)), t.unsqueeze(0))
+
+    grads = vmap(grad(example_loss), in_dims=(None, 0, 0))(wanted, X, y)
+    return torch.cat([g.reshape(len(X), -1) for g in grads.values()], dim=1)
+
+
+def centred_gram(gram: torch.Tensor) -> torch.Tensor:
+    """C G C with C = I − 11ᵀ/n: the Gram matrix of the centred rows, (g_i − ḡ)·(g_j − ḡ)."""
+    row = gram.mean(dim=1, keepdim=True)
+    return gram - row - row.T + gram.mean()
+
+
+def covariance_from_gram(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, k: int, mode: Mode
+) -> CovarianceSpectrum:
+    """K's top-``k`` eigenpairs and trace from :func:`gradient_gram`; eigenvectors Σ_i u_i g_i = ∇_θ Σ_i u_i ℓ_i by weighted backward passes."""
+    n = len(X)
+    if not 1 <= k <= n:
+        raise ValueError(f"k must lie in [1, {n}], got {k}")
+    gram = centred_gram(gradient_gram(model, loss_fn, X, y, mode=mode)) / n
+    if n > LANCZOS_MIN_SIZE and k <= LANCZOS_MAX_K:  # n² per product: cheaper than any full factorisation
+        found = lanczos(lambda u: gram @ u, n, k=k, tol=1e-10, device=gram.device)
+        values, small = found.values, found.vectors.T
+    else:
+        values, small = top_eigh(gram, k)
+    with model_mode(model, mode):
+        losses = example_losses(model, loss_fn, X, y)
+        params = [p for p in model.parameters() if p.requires_grad]
+        weights = small.T.to(device=losses.device, dtype=losses.dtype)  # u ⊥ 1 for λ > 0, so Σ u_i g_i = Σ u_i (g_i − ḡ)
+        sums = [torch.autograd.grad(losses, params, grad_outputs=u, retain_graph=True) for u in weights]
+    vectors = torch.stack([torch.cat([g.reshape(-1) for g in grads]) for grads in sums]).to(torch.float64)
+    return CovarianceSpectrum(values.cpu(), nn.functional.normalize(vectors, dim=1), float(torch.trace(gram)), n)
+
+
 def gradient_covariance_eigenvalues(
     model: nn.Module,
     loss_fn: LossFn,
@@ -419,9 +525,16 @@ def gradient_covariance_eigenvalues(
     k: int = 1,
     mode: Mode = None,
     chunk_size: int | None = None,
-    method: CovarianceMethod = "auto",
+    method: CovarianceMethod | Literal["gram"] = "auto",
 ) -> CovarianceSpectrum:
-    """Top-``k`` eigenpairs (and trace) of the gradient covariance K over the examples (X, y); see :func:`covariance_spectrum`."""
+    """Top-``k`` eigenpairs (and trace) of the gradient covariance K over the examples (X, y).
+
+    ``method`` "auto", "dense" or "lanczos" forms the n × P per-example gradients and hands them
+    to :func:`covariance_spectrum`; "gram" builds the n × n Gram matrix layer by layer
+    (:func:`gradient_gram`; n² memory, fastest for MLPs) and never forms them.
+    """
+    if method == "gram":
+        return covariance_from_gram(model, loss_fn, X, y, k, mode)
     gradients = per_example_gradients(model, loss_fn, X, y, mode=mode, chunk_size=chunk_size)
     return covariance_spectrum(gradients, k, method=method)
 
@@ -453,8 +566,8 @@ def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
 def looped_per_example_gradients(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-example gradients one example at a time with plain autograd: a slow reference."""
     params = [p for p in model.parameters() if p.requires_grad]
-    rows = [
-        torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss_fn(model(x.unsqueeze(0)), t.unsqueeze(0)), params)])
-        for x, t in zip(X, y)
-    ]
+    rows = []
+    for x, t in zip(X, y):
+        grads = torch.autograd.grad(loss_fn(model(x.unsqueeze(0)), t.unsqueeze(0)), params, materialize_grads=True)  # unused: zeros
+        rows.append(torch.cat([g.reshape(-1) for g in grads]))
     return torch.stack(rows)
