@@ -20,7 +20,7 @@ from trainingdynamics.benchmarks.config import config
 from trainingdynamics.benchmarks.covariance import DENSE_GRAM, IMPLICIT_GRAM, LAYERED_GRAM, OURS_GRADIENTS
 from trainingdynamics.benchmarks.hessian import OURS, PYHESSIAN, reference_eigenvalues, relative_errors
 from trainingdynamics.benchmarks.problems import LOSS, Problem
-from trainingdynamics.benchmarks.report import table
+from trainingdynamics.benchmarks.report import table, target_tally
 from trainingdynamics.benchmarks.targets import book_targets, covariance_targets, eigen_target, fastest_accurate
 from trainingdynamics.benchmarks.timing import measure
 from trainingdynamics.diagnostics import spectra
@@ -154,6 +154,11 @@ def test_book_targets_add_the_html_build_and_need_a_fresh_book() -> None:
     assert (whole["seconds"], whole["met"], rebuild["seconds"], rebuild["met"]) == (406.0, True, 6.0, True)
     whole, rebuild = book_targets({"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 5}})
     assert whole["met"] is None and rebuild["met"] is None and "5 of 7" in rebuild["note"]
+
+
+def test_the_tally_counts_a_target_met_by_any_of_our_methods_once() -> None:
+    rows = [{"target": "t", "case": "a", "met": False}, {"target": "t", "case": "a", "met": True}, {"target": "t", "case": "b", "met": False}]
+    assert "meets 1 of 2 speed targets (1 of the 3 method-by-method rows" in target_tally(rows)
 
 
 def test_markdown_table() -> None:
