@@ -43,11 +43,17 @@ def progress(message: str) -> None:
     print(f"[bench {datetime.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
+OWN_OUTPUTS = (":!bench/results.json", ":!book/performance.md", ":!book/images/performance-*")
+
+
 def revision(root: Path) -> str:
-    """The commit, ``+dirty`` with uncommitted changes ("unknown" without git); read-only, no index lock taken."""
+    """The commit, ``+dirty`` with uncommitted changes other than the benchmark's own outputs ("unknown" without git); no index lock taken."""
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        status = subprocess.run(["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True, check=True)
+        status = subprocess.run(
+            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--", ".", *OWN_OUTPUTS],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
