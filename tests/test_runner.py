@@ -142,3 +142,13 @@ def test_forced_rerun_gives_bit_identical_claims(book_copy) -> None:
     first = values()
     (again,) = run_chapters(["quickstart"], layout, overrides={"seed": 3}, force=True)
     assert not again.cached and values() == first
+
+
+def test_the_kernel_gets_one_blas_thread_unless_the_caller_chose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    with runner.kernel_environment(tmp_path / "claims.json", Layout(tmp_path)):
+        assert (os.environ["OMP_NUM_THREADS"], os.environ["MKL_NUM_THREADS"]) == ("1", "3")
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "3"

@@ -208,6 +208,11 @@ def test_gradient_gram_matches_the_per_example_loop(kind):
         model, X, y = tiny_problem(kind)
     G = spectra.looped_per_example_gradients(model, cross_entropy, X, y)
     torch.testing.assert_close(spectra.gradient_gram(model, cross_entropy, X, y), G @ G.T, rtol=1e-12, atol=1e-13)
+    centred = G - G.mean(dim=0)
+    values, vectors = torch.linalg.eigh(centred.T @ centred / len(X))
+    found = spectra.gradient_covariance_eigenvalues(model, cross_entropy, X, y, k=2, method="gram")
+    torch.testing.assert_close(found.values, values.flip(0)[:2], rtol=1e-10, atol=0)
+    torch.testing.assert_close((found.vectors @ vectors.flip(1)[:, :2]).diagonal().abs(), torch.ones(2), rtol=0, atol=1e-8)
     assert all(p.grad is None for p in model.parameters())
 
 

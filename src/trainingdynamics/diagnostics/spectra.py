@@ -322,14 +322,7 @@ def per_example_gradients(
     """
     with model_mode(model, mode):
         refuse_batch_coupling(model, "per-example gradients")
-        params = trainable_parameters(model)
-        buffers = {name: b.detach() for name, b in model.named_buffers()}
-
-        def example_loss(p: Params, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return loss_fn(functional_call(model, (p, buffers), (x.unsqueeze(0),)), t.unsqueeze(0))
-
-        grads = vmap(grad(example_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)(params, X, y)
-        return torch.cat([g.reshape(len(X), -1) for g in grads.values()], dim=1)
+        return per_example_gradients_of(model, loss_fn, X, y, list(trainable_parameters(model)), chunk_size=chunk_size)
 
 
 def centred_gradients(gradients: torch.Tensor) -> torch.Tensor:
@@ -464,8 +457,9 @@ def gradient_gram(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
         for (m, (a, _)), delta in zip(factored.items(), deltas):
             if delta is None:  # the layer's output does not reach the loss: zero gradients
                 continue
-            inputs = (a @ a.T) * m.weight.requires_grad + (m.bias is not None and m.bias.requires_grad)
-            gram += (inputs * (delta @ delta.T)).to(torch.float64)
+            weight_term = a @ a.T if m.weight.requires_grad else torch.zeros_like(delta @ delta.T)
+            bias_term = float(m.bias is not None and m.bias.requires_grad)
+            gram += ((weight_term + bias_term) * (delta @ delta.T)).to(torch.float64)
         covered = {id(p) for m in factored for p in m.parameters()}
         rest = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in covered]
         if rest:
@@ -474,8 +468,10 @@ def gradient_gram(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
         return gram
 
 
-def per_example_gradients_of(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, names: list[str]) -> torch.Tensor:
-    """Per-example gradients with respect to the named parameters only (the others held fixed), n × Σ sizes."""
+def per_example_gradients_of(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, names: list[str], *, chunk_size: int | None = None
+) -> torch.Tensor:
+    """Per-example gradients with respect to the named trainable parameters (the others held fixed), n × Σ sizes, by ``vmap(grad)``."""
     params = trainable_parameters(model)
     wanted = {name: params[name] for name in names}
     fixed = {name: p for name, p in params.items() if name not in wanted}
@@ -484,7 +480,7 @@ def per_example_gradients_of(model: nn.Module, loss_fn: LossFn, X: torch.Tensor,
     def example_loss(p: Params, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return loss_fn(functional_call(model, ({**fixed, **p}, buffers), (x.unsqueeze(0),)), t.unsqueeze(0))
 
-    grads = vmap(grad(example_loss), in_dims=(None, 0, 0))(wanted, X, y)
+    grads = vmap(grad(example_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)(wanted, X, y)
     return torch.cat([g.reshape(len(X), -1) for g in grads.values()], dim=1)
 
 
@@ -511,7 +507,7 @@ def covariance_from_gram(
         losses = example_losses(model, loss_fn, X, y)
         params = [p for p in model.parameters() if p.requires_grad]
         weights = small.T.to(device=losses.device, dtype=losses.dtype)  # u ⊥ 1 for λ > 0, so Σ u_i g_i = Σ u_i (g_i − ḡ)
-        sums = [torch.autograd.grad(losses, params, grad_outputs=u, retain_graph=True) for u in weights]
+        sums = [torch.autograd.grad(losses, params, grad_outputs=u, retain_graph=True, materialize_grads=True) for u in weights]
     vectors = torch.stack([torch.cat([g.reshape(-1) for g in grads]) for grads in sums]).to(torch.float64)
     return CovarianceSpectrum(values.cpu(), nn.functional.normalize(vectors, dim=1), float(torch.trace(gram)), n)
 
