@@ -38,6 +38,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/trainingdynamics build --profile full
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/trainingdynamics bench
+	$(BIN)/trainingdynamics build --profile full  # re-render the HTML with the new Performance page
 
 clean:
 	rm -rf _build
