@@ -340,6 +340,11 @@ LANCZOS_MIN_SIZE = 512  # "auto" uses Lanczos above this min(n, P) (the crossove
 LANCZOS_MAX_K = 16  # ... and for at most this many eigenvalues
 
 
+def prefers_lanczos(size: int, k: int) -> bool:
+    """Whether a few top eigenpairs of a ``size`` × ``size`` operator are cheaper by Lanczos than by a full factorisation."""
+    return size > LANCZOS_MIN_SIZE and k <= LANCZOS_MAX_K
+
+
 def top_eigh(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` largest eigenpairs of a symmetric matrix, values descending, vectors as columns.
 
@@ -397,7 +402,7 @@ def covariance_spectrum(
     if method not in ("auto", "dense", "lanczos"):
         raise ValueError(f"method must be 'auto', 'dense' or 'lanczos', got {method!r}")
     if method == "auto":
-        method = "lanczos" if min(n, dim) > LANCZOS_MIN_SIZE and k <= LANCZOS_MAX_K else "dense"
+        method = "lanczos" if prefers_lanczos(min(n, dim), k) else "dense"
     centred = centred_gradients(gradients)
     trace = covariance_trace(centred)
     if method == "dense":
@@ -498,7 +503,7 @@ def covariance_from_gram(
     if not 1 <= k <= n:
         raise ValueError(f"k must lie in [1, {n}], got {k}")
     gram = centred_gram(gradient_gram(model, loss_fn, X, y, mode=mode)) / n
-    if n > LANCZOS_MIN_SIZE and k <= LANCZOS_MAX_K:  # n² per product: cheaper than any full factorisation
+    if prefers_lanczos(n, k):  # n² per product
         found = lanczos(lambda u: gram @ u, n, k=k, tol=1e-10, device=gram.device)
         values, small = found.values, found.vectors.T
     else:

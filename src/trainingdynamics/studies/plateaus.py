@@ -318,10 +318,10 @@ def experiment_summary(experiment: Experiment, labels: list[dict]) -> tuple[pd.D
     """Per-run statistics and all plateaus of a batched experiment; ``labels`` name each run (batch order)."""
     indices = list(np.ndindex(experiment.trajectory.loss.shape[:-1]))
     runs, plateaus = [], []
-    for index, label in zip(indices, labels, strict=True):
+    for index, run_label in zip(indices, labels, strict=True):
         summary, table = run_summary(*run_view(experiment, index))
-        runs.append(label | summary)
-        plateaus.append(table.assign(**label))
+        runs.append(run_label | summary)
+        plateaus.append(table.assign(**run_label))
     return pd.DataFrame(runs), pd.concat(plateaus, ignore_index=True)
 
 
@@ -526,14 +526,14 @@ def polished_summary(
     """
     rows = []
     trajectory = polished.experiment.trajectory
-    for index, label in zip(np.ndindex(trajectory.loss.shape[:-1]), main_labels(cfg) if labels is None else labels, strict=True):
+    for index, run_label in zip(np.ndindex(trajectory.loss.shape[:-1]), main_labels(cfg) if labels is None else labels, strict=True):
         x, y, run = run_view(polished.experiment, index)
         level = pattern_least_squares(x, y, run.params.w[0], run.params.b[0])
         after = run.loss[-1]
         table = stationarity(polished, index) if np.isfinite(after) else pd.DataFrame()
         worst = table[["sum r", "sum r x", "line gap"]].max() if len(table) else pd.Series(np.nan, ["sum r", "sum r x", "line gap"])
         rows.append(
-            label
+            run_label
             | {
                 "loss before": run.loss[0],
                 "loss after": after,
