@@ -14,9 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainingdynamics.runner import Layout
+from trainingdynamics import status
+from trainingdynamics.chapters import study
+from trainingdynamics.runner import Layout, read_record
 
 STATIC_SOURCES = ("_config.yml", "_toc.yml")
+GENERATED_PAGES = (f"book/{status.PAGE}",)  # written by :func:`stage`, listed in _toc.yml, never in the repository
 
 
 def copy_if_changed(source: Path, destination: Path) -> None:
@@ -27,14 +30,32 @@ def copy_if_changed(source: Path, destination: Path) -> None:
     shutil.copyfile(source, destination)
 
 
+def write_if_changed(text: str, destination: Path) -> None:
+    """Write ``text`` to ``destination`` unless it already holds exactly that."""
+    if destination.is_file() and destination.read_text(encoding="utf-8") == text:
+        return
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(text, encoding="utf-8")
+
+
+def status_inputs(layout: Layout, chapters: list[str]) -> tuple[list[status.Chapter], dict]:
+    """Each chapter's title and paper, and its claims record (``None`` where there is none)."""
+    info = [status.Chapter(c, study(c).TITLE, study(c).PAPER) for c in chapters]
+    return info, {c: read_record(layout.claims(c)) for c in chapters}
+
+
 def stage(layout: Layout, chapters: list[str]) -> Path:
-    """Mirror the book's sources into ``_build/site`` with executed notebooks in place."""
+    """Mirror the book's sources into ``_build/site`` with executed notebooks and the generated status page in place."""
     site = layout.build / "site"
     for name in STATIC_SOURCES:
         copy_if_changed(layout.root / name, site / name)
+    info, records = status_inputs(layout, chapters)
     for path in layout.book.rglob("*"):
-        if path.is_file() and path.suffix != ".ipynb":
+        if path.is_file() and path.suffix != ".ipynb" and path.name != "intro.md":
             copy_if_changed(path, site / "book" / path.relative_to(layout.book))
+    intro = (layout.book / "intro.md").read_text(encoding="utf-8")
+    write_if_changed(intro.replace(status.SUMMARY_MARKER, status.summary_line(info, records)), site / "book" / "intro.md")
+    write_if_changed(status.status_page(info, records), site / "book" / f"{status.PAGE}.md")
     for chapter in chapters:
         copy_if_changed(layout.executed(chapter), site / "book" / f"{chapter}.ipynb")
     return site

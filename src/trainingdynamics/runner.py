@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from trainingdynamics.claims import CLAIMS_FILE_VARIABLE
 from trainingdynamics.device import resolve_device
 from trainingdynamics.fileio import atomic_replace, atomic_write_text
 from trainingdynamics.profiles import ParameterError
+from trainingdynamics.status import claims_of
 
 KERNEL_NAME = "trainingdynamics"
 COMMON_PARAMETERS = ("profile", "seed", "device")
@@ -290,11 +292,12 @@ def run_chapters(
 
 
 def last_result(chapter: str, layout: Layout) -> str:
-    """``reproduced``, ``failed`` or ``not run``, with the count of documented non-reproductions."""
+    """``reproduced``, ``failed`` or ``not run``, with the counts of the known failures by kind."""
     record = read_record(layout.claims(chapter))
-    if record is None:
+    claims = claims_of(record)
+    if claims is None:
         return "not run"
     if not record.get("passed"):
         return "failed"
-    known = sum(1 for c in record.get("claims", []) if c.get("verdict") == "documented non-reproduction")
-    return "reproduced" + (f" ({known} documented non-reproduction{'s' * (known > 1)})" if known else "")
+    known = Counter(c.verdict for c in claims if c.known_failure)
+    return "reproduced" + (f" ({', '.join(f'{n} {kind}' for kind, n in sorted(known.items()))})" if known else "")

@@ -41,6 +41,7 @@ CLAIM = (
     "Kinked activations keep λ_min(G) polynomially large on low-dimensional data, smooth ones let it vanish; "
     "a wide net's Gram has G's eigenvalues and GD follows them (per-direction rates: documented non-reproduction)."
 )
+PAPER = "panigrahi2020effect"
 
 SMOOTH = ("tanh", "swish", "quadratic")
 RESOLUTION = 1e-14  # relative accuracy of an entry of G; eigenvalues below n·RESOLUTION·λ_max are round-off

@@ -30,6 +30,7 @@ from trainingdynamics.training import at_steps, log_spaced_steps, train
 
 TITLE = "Active Neuron Least Squares: leaving plateaus by moving activation patterns"
 CLAIM = "ANLS (our implementation) fits exactly representable 1-D targets to machine zero in tens of iterations and reaches GD's final loss ≥100× sooner."
+PAPER = "ainsworth2021plateau"
 
 EXACT_LEVEL = 1e-20  # claim 3: "fitted" means loss below this
 GD_STUCK_LEVEL = 1e-6  # claim 3: GD "still above" this after gd_check_steps

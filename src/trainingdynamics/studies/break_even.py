@@ -36,6 +36,7 @@ from trainingdynamics.training import Step, every, train
 
 TITLE = "The break-even point: a large early learning rate tames curvature and gradient noise"
 CLAIM = "A larger learning rate (or smaller batch) before the break-even point lowers the peaks of λ_H^1 and λ_K^1 and improves the conditioning of K."
+PAPER = "jastrzebski2020breakeven"
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from trainingdynamics.training import log_spaced_steps
 
 TITLE = "Plateaus of gradient descent on shallow ReLU networks"
 CLAIM = "GD plateaus of 1-D shallow ReLU networks: exact activation-pattern least-squares structure, and how far 'plateau = frozen pattern' holds."
+PAPER = "ainsworth2021plateau"
 
 PLATEAU_GAP = 0.02  # claim 4: a constant-pattern plateau ends within 2% of L_A (issue threshold)
 MAX_KINK_SWEEP = 1  # a plateau "keeps its pattern" when no neuron's count k_j varies by more than this (one chattering point)

@@ -32,6 +32,7 @@ from trainingdynamics.seeding import child_rng
 
 TITLE = "Deep ReLU Simplex: exact L1 descent over the vertices of the first layer"
 CLAIM = "The Deep ReLU Simplex decreases the L1 loss monotonically over vertices to a certified local minimum; tests Hinz's vertex-decay observations."
+PAPER = "hinz2021layerwise"
 
 WINDOW = (0.4, 0.8)  # fraction of the distinct vertices on which L* is estimated (never after 0.8K)
 EDGE_FRACTION = 0.2  # first/last fraction of the steps compared for vertex density

@@ -27,6 +27,7 @@ from trainingdynamics.training import History, every, train
 
 TITLE = "Straight-through estimators: why a fake gradient can train a quantized net"
 CLAIM = "ReLU/clipped-ReLU STEs give descent directions and stay at the spurious minima; the identity STE drifts away."
+PAPER = "yin2019understanding"
 
 MC_Z_BOUND = 4.0  # issue: agreement within 4 standard errors
 GRADIENT_FLOOR = 1e-8  # issue: the ReLU STE's expected coarse gradient vanishes to 1e-8
