@@ -11,6 +11,7 @@ import nbformat
 import pytest
 import yaml
 
+from trainingdynamics.book import GENERATED_PAGES
 from trainingdynamics.chapters import CHAPTERS, available, study
 from trainingdynamics.runner import COMMON_PARAMETERS, declared_parameters
 
@@ -57,7 +58,25 @@ def test_toc_lists_the_chapters_in_registry_order() -> None:
     chapters_in_toc = [f.removeprefix("book/") for f in toc_files() if f.removeprefix("book/") in CHAPTERS]
     assert chapters_in_toc == CHAPTER_NAMES
     for entry in toc_files():
+        if entry in GENERATED_PAGES:
+            assert not (REPO / f"{entry}.md").exists(), f"{entry} is generated at build time, never stored"
+            continue
         assert any((REPO / f"{entry}{suffix}").is_file() for suffix in (".md", ".ipynb")), entry
+
+
+def test_every_study_names_its_paper_in_the_bibliography() -> None:
+    keys = set(re.findall(r"@\w+\{([^,]+),", (BOOK / "references.bib").read_text()))
+    for chapter in CHAPTER_NAMES:
+        paper = study(chapter).PAPER
+        assert paper == "" or paper in keys, f"{chapter}: PAPER {paper!r} is not in references.bib"
+
+
+def test_nothing_in_the_package_or_the_book_refers_to_an_issue_tracker() -> None:
+    """Readers have no issue tracker to open: a reason is said, not an issue number."""
+    files = [*(REPO / "src").rglob("*.py"), *BOOK.rglob("*.ipynb"), *BOOK.rglob("*.md")]
+    hits = [f"{p.relative_to(REPO)}:{n}" for p in files for n, line in enumerate(p.read_text().splitlines(), 1)
+            if re.search(r"\bissues?\b", line, re.I) and "PyHessian issue" not in line]  # fmt: skip
+    assert not hits, hits
 
 
 def test_intro_lists_every_chapter_with_its_title() -> None:

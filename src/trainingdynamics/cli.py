@@ -60,6 +60,8 @@ def list_chapters(layout: Layout) -> int:
 
 def run_and_report(args: argparse.Namespace, layout: Layout, chapters: list[str]) -> bool:
     """Run ``chapters``, print the summary table, return whether all passed."""
+    if args.cell_timeout <= 0:
+        raise ParameterError(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout}")
     overrides = parse_assignments(getattr(args, "parameter", []))
     outcomes = run_chapters(
         chapters, layout, profile=args.profile, overrides=overrides, force=args.force, cell_timeout=args.cell_timeout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from typing import Any, Mapping, TypeVar
 
@@ -50,6 +51,8 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParameterError(f"parameter {name} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ParameterError(f"parameter {name} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):

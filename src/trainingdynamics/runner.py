@@ -9,6 +9,7 @@ executed notebook under ``_build/failed/`` for inspection.
 from __future__ import annotations
 
 import ast
+import difflib
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from trainingdynamics.chapters import CHAPTERS, study
-from trainingdynamics.claims import CLAIMS_FILE_VARIABLE
+from trainingdynamics.claims import CLAIMS_FILE_VARIABLE, failure_lines
 from trainingdynamics.device import resolve_device
 from trainingdynamics.fileio import atomic_replace, atomic_write_text
 from trainingdynamics.profiles import ParameterError
@@ -30,6 +31,7 @@ from trainingdynamics.status import claims_of
 KERNEL_NAME = "trainingdynamics"
 COMMON_PARAMETERS = ("profile", "seed", "device")
 DEFAULT_CELL_TIMEOUT = 900
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
             raise ParameterError(f"parameter {item!r} is not of the form name=value")
+        if name.strip() in values:
+            raise ParameterError(f"parameter {name.strip()} is given twice; give each parameter once")
         try:
             values[name.strip()] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -97,7 +101,9 @@ def validate_chapters(chapters: list[str], layout: Layout) -> None:
     for chapter in chapters:
         if chapter not in CHAPTERS or not layout.source(chapter).is_file():
             valid = [c for c in CHAPTERS if layout.source(c).is_file()]
-            raise ParameterError(f"unknown chapter {chapter!r}; choose from: {', '.join(valid)}")
+            close = difflib.get_close_matches(chapter, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ParameterError(f"unknown chapter {chapter!r}{hint}; choose from: {', '.join(valid)}")
 
 
 def chapter_parameters(chapter: str, layout: Layout, profile: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,8 +116,8 @@ def chapter_parameters(chapter: str, layout: Layout, profile: str, overrides: Ma
         )
     params = {name: declared[name] for name in COMMON_PARAMETERS} | {"profile": profile} | dict(overrides)
     seed = params["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParameterError(f"parameter seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ParameterError(f"parameter seed must be an integer in [0, {MAX_SEED}] (NumPy's seed range), got {seed!r}")
     if not isinstance(params["device"], str):
         raise ParameterError(f"parameter device must be a string, got {params['device']!r}")
     resolve_device(params["device"])
@@ -143,17 +149,20 @@ def cache_key(notebook: Path, params: Mapping[str, Any], package_digest: str) ->
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
-    """A chapter's claims record, or ``None`` if it was never written or is unreadable."""
+    """A chapter's claims record, or ``None`` if it was never written, is unreadable or is not a JSON object."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 def is_fresh(chapter: str, layout: Layout, key: str) -> bool:
     """Whether a passing run with this key is already recorded beside its executed notebook."""
-    record = read_record(layout.claims(chapter))
-    return bool(record and record.get("run", {}).get("key") == key and record.get("passed") and layout.executed(chapter).is_file())
+    record = read_record(layout.claims(chapter)) or {}
+    run = record.get("run")
+    recorded_key = run.get("key") if isinstance(run, dict) else None
+    return recorded_key == key and record.get("passed") is True and claims_of(record) is not None and layout.executed(chapter).is_file()
 
 
 @contextmanager
@@ -251,8 +260,12 @@ def execute(chapter: str, layout: Layout, params: Mapping[str, Any], key: str, c
     seconds = time.perf_counter() - start
     record = read_record(tmp_claims) or {"chapter": chapter, "passed": False, "claims": []}
     tmp_claims.unlink(missing_ok=True)
-    message = first_line(error) if error else ("" if record["claims"] else "the notebook recorded no claims")
-    claims_passed = bool(record["claims"]) and bool(record["passed"])
+    claims = claims_of(record) or []
+    claims_passed = bool(claims) and all(c.passed for c in claims)
+    if claims and not claims_passed:
+        message = "claims did not pass: " + "; ".join(failure_lines(claims))
+    else:
+        message = first_line(error) if error else ("" if claims else "the notebook recorded no claims")
     passed = error is None and claims_passed
     record["run"] = {"key": key, "parameters": dict(params), "seconds": round(seconds, 2), "error": message}
     record["passed"] = passed
@@ -261,7 +274,7 @@ def execute(chapter: str, layout: Layout, params: Mapping[str, Any], key: str, c
         hide_default_parameters(tmp_notebook)
         atomic_replace(tmp_notebook, destination)
     atomic_write_text(layout.claims(chapter), json.dumps(record, indent=2))
-    status = "reproduced" if passed else ("failed" if record["claims"] and not claims_passed else "error")
+    status = "reproduced" if passed else ("failed" if claims and not claims_passed else "error")
     return Outcome(chapter, status, False, seconds, message)
 
 

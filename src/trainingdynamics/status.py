@@ -58,13 +58,18 @@ def tally_text(counts: Counter) -> str:
     return ", ".join(f"{counts[v]} {VERDICT_WORDS.get(v, v)}" for v in VERDICT_ORDER if counts[v])
 
 
+def counted(n: int, word: str) -> str:
+    """``counted(1, "claim")`` is "1 claim", ``counted(2, "claim")`` "2 claims"."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def summary_line(chapters: Sequence[Chapter], records: Mapping[str, Mapping[str, Any] | None]) -> str:
     """The front page's one line: papers, claims and their verdicts, missing chapters, a link to the page."""
     parsed = {c.name: claims_of(records.get(c.name)) for c in chapters}
     claims = [claim for found in parsed.values() if found for claim in found]
     papers = len({c.paper for c in chapters if c.paper})
     missing = [name for name, found in parsed.items() if found is None]
-    counts = f"{len(chapters)} chapters, {papers} papers, {len(claims)} claims"
+    counts = ", ".join(counted(n, word) for n, word in ((len(chapters), "chapter"), (papers, "paper"), (len(claims), "claim")))
     line = f"**Reproduction status:** {counts}: {tally_text(tally(claims)) or 'none recorded'}"
     if missing:
         line += f"; not run: {', '.join(missing)}"

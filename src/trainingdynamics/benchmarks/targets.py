@@ -1,4 +1,4 @@
-"""The issue's targets, evaluated from the measured rows: speed ratios measured back to back in one run."""
+"""The speed targets, evaluated from the measured rows: speed ratios measured back to back in one run."""
 
 from __future__ import annotations
 
