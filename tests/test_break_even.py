@@ -70,6 +70,43 @@ def test_rank_correlation_is_the_median_over_seeds():
     assert study.rank_correlation(constant, study.hessian_peak, grid="lr") == 0.0  # no ordering, not NaN
 
 
+def synthetic_result(bn_conditioning: tuple[float, float]) -> study.Result:
+    """A quick-profile result from hand-made runs: peaks ordered as the paper conjectures, BatchNorm conditioning as given."""
+    import dataclasses
+
+    cfg = study.config("quick")
+    runs = {}
+    for i, lr in enumerate(cfg.learning_rates):  # peaks fall and conditioning rises with η
+        c = 0.1 * (i + 1)  # the best λ_K^k/λ_K^1 after the break-even point (index 1)
+        runs[(lr, cfg.batch_size, False, 0)] = trajectory(lr, cfg.batch_size, 0, [1, 10 - i, 1], [1, 10 - i, 10 - i], [0.5, c * (10 - i), 0.5 * c * (10 - i)])
+    for b, peak in zip(cfg.batch_sizes, (4, 9, 20)):  # the peak of λ_K^1 rises with B (B = 32 at η = 0.0316 is the lr grid's run, peak 9)
+        runs.setdefault((cfg.batch_lr, b, False, 0), trajectory(cfg.batch_lr, b, 0, [1, 5, 1], [1, peak, 1], [0.5, 0.5, 0.5]))
+    for lr, c in zip(cfg.bn_learning_rates, bn_conditioning):
+        t = trajectory(lr, cfg.batch_size, 0, [1, 5, 1], [1, 5, 5], [0.5, 5 * c, 2.5 * c])
+        runs[(lr, cfg.batch_size, True, 0)] = dataclasses.replace(t, batch_norm=True)
+    steps = np.arange(0, 100, 10)
+    edge = [study.EdgeOfStability(lr, steps, np.full(10, 2 / lr), np.ones(100)) for lr in cfg.eos_learning_rates]
+    return study.Result(cfg, (0,), runs, edge, 1e-15)
+
+
+def test_claims_say_where_they_come_from_and_the_batch_norm_failure_is_generated():
+    from trainingdynamics.claims import check_provenance
+
+    claims = {c.name: c for c in study.claims(synthetic_result((0.2, 0.1)))}
+    check_provenance("break_even", list(claims.values()))
+    assert {name: c.source for name, c in claims.items()} == {
+        "exact_spectra": "exact", "all_reached_target": "ours", "hessian_peak_vs_lr": "paper", "covariance_peak_vs_lr": "paper",
+        "conditioning_vs_lr": "paper", "bn_conditioning_vs_lr": "paper", "covariance_peak_vs_batch": "paper", "edge_of_stability": "paper",
+    }  # fmt: skip
+    assert all(c.verdict in ("exact", "holds", "reproduced") for name, c in claims.items() if name != "bn_conditioning_vs_lr")
+    bn = claims["bn_conditioning_vs_lr"]
+    assert bn.verdict == "out of reach"
+    assert "0.200 at η = 0.00316" in bn.known_failure and "0.100 at η = 0.0316" in bn.known_failure  # the run's medians
+    assert "η = 0.00316–0.0316" in bn.known_failure  # the range we could reach
+    rising = {c.name: c for c in study.claims(synthetic_result((0.1, 0.2)))}["bn_conditioning_vs_lr"]
+    assert rising.verdict == "unexpectedly holds"  # strict-xfail: the day it holds, the chapter fails and the text gets updated
+
+
 def test_edge_band_counts_only_runs_that_stay_in_the_band():
     steps = np.arange(0, 100, 10)
     inside = study.EdgeOfStability(0.5, steps, np.r_[np.linspace(1, 4, 5), np.full(5, 4.2)], np.ones(100))
@@ -113,13 +150,6 @@ def test_squared_loss_is_half_the_summed_squared_error_averaged_over_examples():
 
 def test_exactness_check_agrees_with_the_dense_references():
     assert study.exactness_error(seed=1) < 1e-10
-
-
-@pytest.mark.slow
-def test_claims_pass_at_the_quick_profile():
-    result = study.run(study.config("quick"), seed=0)
-    failed = [f"{c.name}: {c.value:.4g} ({c.verdict})" for c in study.claims(result) if not c.passed]
-    assert not failed, failed
 
 
 def test_probe_cost_and_share_from_the_recorded_timings():

@@ -68,7 +68,7 @@ def test_claims_of_a_malformed_record_is_none(bad) -> None:
 def test_summary_line_counts_chapters_papers_and_verdicts(records) -> None:
     line = status.summary_line(CHAPTERS, records)
     assert line.startswith("**Reproduction status:** 3 chapters, 2 papers, 7 claims: ")
-    assert "1 reproduced, 1 not reproduced, 1 out of reach, 1 exact, 1 ours, holds, 1 ours, not supported" in line
+    assert "1 reproduced, 1 not reproduced, 1 out of reach, 1 exact, 1 holds (ours), 1 not supported (ours)" in line
     assert "1 not measured" in line and "not run: beta, gamma" in line and line.endswith("([details](status.md)).")
 
 

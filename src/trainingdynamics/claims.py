@@ -22,6 +22,7 @@ import html
 import json
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -129,7 +130,9 @@ def format_number(x: float) -> str:
         return "not measured"
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
-    return f"{int(x)}" if x == int(x) and abs(x) < 1e6 else f"{x:.4g}"
+    if x == int(x) and abs(x) < 1e6:
+        return f"{int(x)}"
+    return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{x:.4g}").replace("e+", "e")  # 1e-08 → 1e-8, 3e+07 → 3e7
 
 
 # ---------------------------------------------------------------------------------------------

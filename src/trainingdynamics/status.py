@@ -26,7 +26,7 @@ VERDICT_ORDER = (
     "unexpectedly holds",
     "not measured",
 )
-VERDICT_WORDS = {"holds": "ours, holds", "not supported": "ours, not supported"}
+VERDICT_WORDS = {"holds": "holds (ours)", "not supported": "not supported (ours)"}
 
 
 @dataclass(frozen=True)

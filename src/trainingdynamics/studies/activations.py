@@ -5,10 +5,12 @@ by full-batch GD with step η on the summed loss ½‖u − y‖² has residual 
 u_{t+1} − y ≈ (I − ηH)(u_t − y), where H_ij = (1/m) Σ_k φ'(w_k·x_i) φ'(w_k·x_j) x_i·x_j tends to
 G_ij = E_w[φ'(w·x_i) φ'(w·x_j)] x_i·x_j as m → ∞ (w ~ N(0, I), a_k² = 1/m and the summed loss
 leave no other factor, so this G, not a multiple of it, governs the dynamics). The component of
-the residual along the i-th eigenvector of G decays as (1 − ηλ_i)^t, so λ_min(G) sets the speed of training. For activations
-with a finite order of smoothness (ReLU, SELU and ELU with α ≠ 1: φ' jumps; ELU with α = 1: φ''
-jumps) every eigenvalue is at least polynomial in the separation of the data; for smooth ones
-(tanh, swish, polynomials) λ_min collapses when the data span a low-dimensional subspace.
+the residual along the i-th eigenvector of G decays as (1 − ηλ_i)^t, so λ_min(G) sets the speed of training.
+The paper's abstract states that for activations with a finite order of smoothness (ReLU, SELU and
+ELU with α ≠ 1: φ' jumps; ELU with α = 1: φ'' jumps) all eigenvalues are large under minimal
+assumptions on the data, while for smooth ones (tanh, swish, polynomials) λ_min can be small when
+the data span a low-dimensional subspace; both are tested here, together with our own tests of
+what the abstract says about high-dimensional data, training speed and depth.
 """
 
 from __future__ import annotations
@@ -38,17 +40,28 @@ from trainingdynamics.training import Step, train
 
 TITLE = "Activation functions and the smallest eigenvalue of the Gram matrix"
 CLAIM = (
-    "Kinked activations keep λ_min(G) polynomially large on low-dimensional data, smooth ones let it vanish; "
-    "a wide net's Gram has G's eigenvalues and GD follows them (per-direction rates: documented non-reproduction)."
+    "On low-dimensional data kinked activations keep λ_min(G) large and smooth ones let it collapse; a wide net's Gram "
+    "has G's eigenvalues, but our tests of per-direction GD rates, of high-dimensional data and of depth are not supported."
 )
 PAPER = "panigrahi2020effect"
 
 SMOOTH = ("tanh", "swish", "quadratic")
 RESOLUTION = 1e-14  # relative accuracy of an entry of G; eigenvalues below n·RESOLUTION·λ_max are round-off
-LEADING = 1e-2  # the issue's rate directions: λ_i ≥ LEADING·λ_1 (λ_1 the largest)
+LEADING = 1e-2  # the rate claims' directions (ours): λ_i ≥ LEADING·λ_1 (λ_1 the largest)
 ROUND_OFF_CONTENT = 1e-12  # |c_i(0)| below this fraction of ‖u_0 − y‖ is round-off of the projection (n·ε ≈ 2e-14): no rate
-DEPTH_SCALE = 1.0  # the depth claim's hidden-weight scale σ_w: unit variance, re-normalised layers (documented default)
+DEPTH_SCALE = 1.0  # the depth claim's hidden-weight scale σ_w: unit variance, re-normalised layers (a fixed default)
 DEPTH_POINTS = 12  # the depth claim's number of points on the circle (depth-1 λ_min above round-off)
+
+# Bounds of the claims. None is a number of the paper (its theorems' constants could not be
+# read); all are ours, fixed before the first run unless said otherwise.
+MC_ZSCORE = 1.5  # RMS z-score of Monte Carlo vs closed form: standard normal z-scores have RMS near 1
+WIDTH_SPREAD = 2.0  # max/min of error·√m over the widths: 1 for an exact m^{-1/2} law, up to sampling noise
+SMOOTH_RATIO = 1e-4  # tanh's and swish's λ_min at most this fraction of ReLU's on a circle
+KINKED_FLOOR = 1e-5  # ReLU's and SELU's median λ_min on a circle at least this
+HIGH_DIM_FACTOR = 10.0  # at k = d every activation's raw λ_min within this factor of ReLU's
+RATE_TOLERANCE = 0.2  # relative error of a per-direction decay rate against ηλ_i(G)
+LIMIT_TOLERANCE = RATE_TOLERANCE  # relative gap of H(0)'s eigenvalues to G's: the rate tolerance, added later
+DEPTH_FACTOR = 100.0  # growth of tanh's λ_min from depth 1 to depth 4
 
 
 @dataclass(frozen=True)
@@ -98,9 +111,9 @@ class Config:
                 f"train_activations must name activations from {ACTIVATIONS} and include relu and tanh, got {self.train_activations}"
             )
         if self.mc_samples < 100_000:
-            raise ParameterError(f"parameter mc_samples must be at least 100000 (claim 1), got {self.mc_samples}")
+            raise ParameterError(f"parameter mc_samples must be at least 100000 (the mc_zscore claim), got {self.mc_samples}")
         if self.train_width < 4000 or self.train_width % 2:
-            raise ParameterError(f"parameter train_width must be even and at least 4000 (claim 4), got {self.train_width}")
+            raise ParameterError(f"parameter train_width must be even and at least 4000 (the rate claims), got {self.train_width}")
         if len(self.widths) < 2 or any(w % 2 for w in self.widths):
             raise ParameterError(f"parameter widths needs at least two even widths, got {self.widths}")
 
@@ -146,7 +159,7 @@ def floor_of(eigenvalues: np.ndarray) -> float:
     return len(eigenvalues) * RESOLUTION * float(eigenvalues[-1])
 
 
-# ------------------------------------------------------------------ claim 1
+# ------------------------------------------------- the Gram checks (mc_zscore, width_sqrt_law)
 
 
 @dataclass
@@ -190,7 +203,7 @@ def sqrt_width_spread(check: GramCheck) -> float:
     return float(scaled.max() / scaled.min())
 
 
-# --------------------------------------------------------------- claims 2, 3
+# ------------------------------------- spectra (smooth_over_relu, kinked_lambda_min, high_dim_spread)
 
 
 @dataclass
@@ -231,7 +244,7 @@ def independent_draws(cfg: Config, seed: int, dim: int, names: tuple[str, ...]) 
     """λ_min of each named activation's G on ``claim_draws`` independent sets of n_points points (k = dim).
 
     One set's λ_min is set by its worst-placed points (at k = 2 the closest pair), so it varies
-    from set to set with a heavy lower tail; claims 2 and 3 take the median over the sets.
+    from set to set with a heavy lower tail; the kinked_lambda_min and high_dim_spread claims take the median over the sets.
     """
     draws = [
         sphere_in_subspace(cfg.n_points, dim, cfg.ambient_dim, child_rng(seed, "claim-draws", dim, i)) for i in range(cfg.claim_draws)
@@ -268,7 +281,7 @@ def kinked_lambda_min(spectra: Spectra) -> float:
 def high_dim_ratios(spectra: Spectra, normalised: bool = False) -> dict[str, float]:
     """Each activation's median over the draws of λ_min / λ_min(ReLU) at k = d.
 
-    ``normalised`` divides each λ_min by its G_ii first (not the issue's statement; shown as an extra).
+    ``normalised`` divides each λ_min by its G_ii first (not what the high_dim_spread claim tests; shown as an extra).
     """
     relu = spectra.draws_high["relu"] / (spectra.diagonal["relu"] if normalised else 1.0)
     return {
@@ -278,13 +291,13 @@ def high_dim_ratios(spectra: Spectra, normalised: bool = False) -> dict[str, flo
 
 
 def high_dim_spread(spectra: Spectra, normalised: bool = False) -> float:
-    """Largest factor between an activation's λ_min and ReLU's at k = d (raw, as the issue states it), median over draws."""
+    """Largest factor between an activation's λ_min and ReLU's at k = d (raw, as the claim tests it), median over draws."""
     ratios = np.array(list(high_dim_ratios(spectra, normalised).values()))
     return float(np.max(np.maximum(ratios, 1 / ratios)))
 
 
 def high_dim_failure(spectra: Spectra) -> str:
-    """The documented non-reproduction of claim 3 in raw units, with the numbers."""
+    """Why high_dim_spread is not supported in raw units, with the numbers."""
     raw, normalised = high_dim_ratios(spectra), high_dim_ratios(spectra, normalised=True)
     worst = max(raw, key=lambda name: max(raw[name], 1 / raw[name]))
     return (
@@ -294,7 +307,7 @@ def high_dim_failure(spectra: Spectra) -> str:
     )
 
 
-# ------------------------------------------------------------------ claim 4
+# ------------------------------------------------------ training (limit_gap, rate_error)
 
 
 @dataclass
@@ -372,7 +385,7 @@ def basis_of(run: TrainingRun, basis: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def measurable(run: TrainingRun, basis: str = "limit") -> np.ndarray:
-    """The issue's directions, λ_i ≥ 10⁻² λ_1, whose initial component is above round-off."""
+    """The rate claim's directions, λ_i ≥ 10⁻² λ_1, whose initial component is above round-off."""
     eigenvalues, vectors = basis_of(run, basis)
     start = np.abs(run.residuals[0] @ vectors)
     return (eigenvalues >= LEADING * eigenvalues[-1]) & (start > ROUND_OFF_CONTENT * np.linalg.norm(run.residuals[0]))
@@ -406,13 +419,13 @@ def rate_error(runs: list[TrainingRun], basis: str = "limit") -> float:
 
 
 def limit_gap(run: TrainingRun) -> float:
-    """Largest |λ_i(H_0) − λ_i(G)| / λ_i(G) over the issue's directions λ_i(G) ≥ 10⁻² λ_1(G) (paired by rank)."""
+    """Largest |λ_i(H_0) − λ_i(G)| / λ_i(G) over the rate claim's directions λ_i(G) ≥ 10⁻² λ_1(G) (paired by rank)."""
     keep = run.limit_eigenvalues >= LEADING * run.limit_eigenvalues[-1]
     return float(np.max(np.abs(run.eigenvalues[keep] - run.limit_eigenvalues[keep]) / run.limit_eigenvalues[keep]))
 
 
 def rate_failure(runs: list[TrainingRun], width: int) -> str:
-    """The documented non-reproduction of the per-direction rates along G's eigenvectors, with the numbers."""
+    """Why the per-direction rates along G's eigenvectors are not supported, with the numbers."""
     errors = {id(run): rate_errors(run) for run in runs}
     worst = max(runs, key=lambda run: np.max(errors[id(run)]))
     vectors = worst.limit_vectors[:, measurable(worst)]
@@ -421,7 +434,8 @@ def rate_failure(runs: list[TrainingRun], width: int) -> str:
     return (
         f"at width {width} the rates along G's eigenvectors miss ηλ_i(G) by up to {every.max():.0%} ({worst.activation}, "
         f"a direction whose initial component is {content[np.argmax(errors[id(worst)])] / content.max():.2g} of the largest); "
-        f"{np.sum(every > 0.2)} of {every.size} directions miss by more than 20%, the median by {np.median(every):.1%}; "
+        f"{np.sum(every > RATE_TOLERANCE)} of {every.size} directions miss by more than {RATE_TOLERANCE:.0%}, "
+        f"the median by {np.median(every):.1%}; "
         f"H(0)'s eigenvalues are within {max(map(limit_gap, runs)):.1%} of G's, and along H(0)'s own eigenvectors "
         f"the largest error is {rate_error(runs, 'network'):.0%}"
     )
@@ -432,7 +446,7 @@ def final_loss(runs: list[TrainingRun], activation: str) -> float:
     return float(next(run.loss[-1] for run in runs if run.activation == activation))
 
 
-# ------------------------------------------------------------------ claim 5
+# ------------------------------------------------------------------ depth (depth_growth)
 
 
 @dataclass
@@ -555,83 +569,124 @@ def run(cfg: Config, seed: int = 0, device: str | torch.device = "cpu") -> Resul
 
 
 def depth_failure(sweep: DepthSweep) -> str:
-    """The documented non-reproduction at σ_w = DEPTH_SCALE (unit-variance, re-normalised layers), with the numbers."""
-    passing = [f"{s:g} ({depth_growth(sweep, s):.0f}×)" for s in sweep.scales if depth_growth(sweep, s) >= 100]
+    """Why depth_growth is not supported at σ_w = DEPTH_SCALE (unit-variance, re-normalised layers), with the numbers."""
+    passing = [f"{s:g} ({depth_growth(sweep, s):.0f}×)" for s in sweep.scales if depth_growth(sweep, s) >= DEPTH_FACTOR]
+    deepest = int(sweep.depths.max())
+    row = sweep.growth[list(sweep.scales).index(DEPTH_SCALE)]
+    deeper = f", and {row[list(sweep.depths).index(deepest)]:.0f}× by depth {deepest}" if deepest > 4 else ""
     sizes = ", ".join(f"n = {n}: {g:.0f}×" for n, g in zip(sweep.sizes, sweep.size_growth))
     return (
         f"with unit-variance hidden weights and re-normalised layers tanh's λ_min grows only "
-        f"{depth_growth(sweep):.0f}× (median) from depth 1 to 4 on {DEPTH_POINTS} points; larger weight scales pass: "
+        f"{depth_growth(sweep):.0f}× (median) from depth 1 to 4 on {DEPTH_POINTS} points{deeper}; "
+        "larger weight scales pass at depth 4: "
         + (", ".join(passing) if passing else "none of those swept")
         + f"; the growth rises with the number of points ({sizes})"
     )
 
 
 def claims(result: Result) -> list[Claim]:
-    """The five claims of the issue (claims 1, 2 and 4 in two or three parts)."""
+    """Exact Gram checks, the abstract's two statements on low-dimensional data, and our tests of the rest."""
     cfg, s = result.cfg, result.spectra
     k2 = list(s.subspace_dims).index(2)
     smooth = max(s.lambda_min["tanh"][k2], s.lambda_min["swish"][k2])
     runs = result.runs_low + result.runs_high
+    fixed = "ours, fixed before the first run; the paper states no number"
     return [
         at_most(
             "mc_zscore",
-            f"Exact ReLU Grams (G and K) match Monte Carlo over {cfg.mc_samples:.0e} draws: RMS z-score (ours: ≤ 1.5)",
+            f"The exact ReLU Grams G and K match a Monte Carlo average over {cfg.mc_samples:.0e} draws of w: "
+            "RMS z-score of the entries, the larger of the two",
             max(result.check.rms_z.values()),
-            1.5,
+            MC_ZSCORE,
+            source="exact",
+            title="Monte Carlo agreement",
+            reference="G_ij = ρ(π − θ)/2π and the arc-cosine kernel are expectations over w, "
+            "so a Monte Carlo mean's z-scores are standard normal",
+            reason="a statistical tolerance: standard normal z-scores have an RMS near 1; 1.5 is ours, fixed before the first run",
         ),
         at_most(
             "width_sqrt_law",
-            "The empirical Gram of a width-m ReLU net converges as m^{-1/2}: max/min of error·√m over widths",
+            "The empirical Gram of a width-m ReLU net converges to G as m^{-1/2}: max/min over the widths of "
+            "the RMS error ‖H_m − G‖_F/‖G‖_F times √m",
             sqrt_width_spread(result.check),
-            2.0,
+            WIDTH_SPREAD,
+            source="exact",
+            title="m^(−1/2) convergence",
+            reference="H_m is a mean of m/2 i.i.d. terms with mean G, so E‖H_m − G‖²_F ∝ 1/m (the variance of a mean)",
+            reason=f"a statistical tolerance for RMS errors over {cfg.width_repeats} networks per width; "
+            "factor 2 ours, fixed before the first run",
         ),
         at_most(
             "smooth_over_relu",
-            f"k = 2, n = {cfg.n_points}: max(λ_min tanh, λ_min swish) / λ_min ReLU (floored at round-off)",
+            f"On n = {cfg.n_points} points of a circle (k = 2) the smooth activations' λ_min is tiny against ReLU's: "
+            "max(λ_min tanh, λ_min swish) / λ_min ReLU (floored at round-off, so an upper bound)",
             smooth / s.lambda_min["relu"][k2],
-            1e-4,
+            SMOOTH_RATIO,
+            source="paper",
+            title="Smooth activations collapse",
+            reference="abstract: for smooth activations λ_min can be small when the data span a low-dimensional subspace",
+            reason=fixed + " (the first version's abstract says exponentially small)",
         ),
         at_least(
             "kinked_lambda_min",
-            f"k = 2, n = {cfg.n_points}: min over ReLU, SELU of the median λ_min over {cfg.claim_draws} independent circles",
+            f"On the same kind of data the kinked ReLU and SELU keep λ_min large: the smaller of their medians of λ_min "
+            f"over {cfg.claim_draws} independent circles of {cfg.n_points} points",
             kinked_lambda_min(s),
-            1e-5,
+            KINKED_FLOOR,
+            source="paper",
+            title="Kinked activations stay large",
+            reference="abstract: for non-smooth activations (ReLU, SELU, ELU) all eigenvalues are large under minimal assumptions on the data",
+            reason=fixed,
         ),
         at_most(
             "high_dim_spread",
-            f"k = d = {cfg.ambient_dim}, n = {cfg.n_points}: largest factor between any activation's λ_min and ReLU's "
-            f"(median over {cfg.claim_draws} point sets)",
+            f"On data spanning all of R^{cfg.ambient_dim} (n = {cfg.n_points}) every activation's raw λ_min is close to ReLU's: "
+            f"the largest factor between them, median over {cfg.claim_draws} point sets",
             high_dim_spread(s),
-            10.0,
+            HIGH_DIM_FACTOR,
+            source="ours",
+            title="High-dimensional spread",
+            reference="operationalises the abstract's statement that for high-dimensional data (under a further mild condition) "
+            "smooth activations' eigenvalues are large too, as raw λ_min within a fixed factor of ReLU's; raw values "
+            "carry each activation's scale (φ → cφ scales G by c²)",
+            reason=fixed,
             known_failure=high_dim_failure(s),
         ),
         at_most(
             "limit_gap",
-            f"Width {cfg.train_width}: largest relative gap between λ_i(H(0)) and λ_i(G), λ_i(G) ≥ 10⁻² λ_1 "
-            "(ours: ≤ 20%, the rate tolerance)",
+            f"At width {cfg.train_width} the network's Gram H(0) has G's eigenvalues: largest relative gap |λ_i(H(0)) − λ_i(G)|/λ_i(G) "
+            "over λ_i(G) ≥ 10⁻² λ_1, paired by rank",
             max(map(limit_gap, runs)),
-            0.2,
+            LIMIT_TOLERANCE,
+            source="ours",
+            title="H(0) has G's eigenvalues",
+            reference="a check of the linearised picture the rate test relies on: at this width H(0) should already be close to G",
+            reason="ours: the rate tolerance, so that an eigenvalue gap alone cannot account for a rate miss",
         ),
         at_most(
             "rate_error",
-            "Residual components along G's eigenvectors (λ_i ≥ 10⁻² λ_1) decay at rate ηλ_i(G): largest relative error "
-            "(ours: 20%)",
+            "Every residual component along G's eigenvectors with λ_i ≥ 10⁻² λ_1 decays at the rate ηλ_i(G): "
+            "largest relative error of the fitted per-step rate",
             rate_error(runs),
-            0.2,
+            RATE_TOLERANCE,
+            source="ours",
+            title="Per-direction rates",
+            reference="operationalises the abstract's statement that the G-matrix's eigenvalues govern the training speed, "
+            "as a per-direction test in which every leading direction counts, however little of the residual it holds",
+            reason=fixed,
             known_failure=rate_failure(runs, cfg.train_width),
         ),
         at_least(
-            "high_dim_loss_ratio",
-            f"k = d: loss of tanh over loss of ReLU after {cfg.train_steps} GD steps (ours: ≥ 10)",
-            final_loss(result.runs_high, "tanh") / final_loss(result.runs_high, "relu"),
-            10.0,
-        ),
-        at_least(
             "depth_growth",
-            f"tanh, {DEPTH_POINTS} points on a circle, σ_w = {DEPTH_SCALE:g}: median over {cfg.depth_draws} draws of "
-            "λ_min at depth 4 over depth 1",
+            f"Depth lifts tanh's λ_min on low-dimensional data: on {DEPTH_POINTS} points of a circle, σ_w = {DEPTH_SCALE:g}, "
+            f"median over {cfg.depth_draws} draws of λ_min at depth 4 over depth 1",
             depth_growth(result.depth),
-            100.0,
+            DEPTH_FACTOR,
+            source="ours",
+            title="Depth helps tanh",
+            reference="operationalises the abstract's statement that small data dimension is no limitation for deep nets "
+            "\"provided that the depth is sufficient\", as a fixed growth by depth 4; the paper names no depth",
+            reason="ours, fixed before the first run; the paper states neither a factor nor a depth",
             known_failure=depth_failure(result.depth),
         ),
     ]

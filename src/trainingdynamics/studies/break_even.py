@@ -35,8 +35,17 @@ from trainingdynamics.seeding import child_seed, seed_everything, torch_seeded
 from trainingdynamics.training import Step, every, train
 
 TITLE = "The break-even point: a large early learning rate tames curvature and gradient noise"
-CLAIM = "A larger learning rate (or smaller batch) before the break-even point lowers the peaks of λ_H^1 and λ_K^1 and improves the conditioning of K."
+CLAIM = (
+    "Without BatchNorm, a larger learning rate before the break-even point lowers the peaks of λ_H^1 and λ_K^1 and improves "
+    "the conditioning of K, and a smaller batch lowers the peak of λ_K^1."
+)
 PAPER = "jastrzebski2020breakeven"
+
+EXACT_TOLERANCE = 1e-6  # float64 rounding plus the check's Lanczos tolerance (eigenvalue errors ≤ 1e-8·‖H‖)
+MATCHED_FRACTION = 1.0  # ours: every run reaches the target accuracy, so all are compared at matched progress
+RANK_BOUND = 0.8  # ours: the paper states orderings, not numbers; |Spearman ρ| ≥ 0.8 asks for the ordering up to a small displacement
+EDGE_BAND = (1.5, 2.5)  # ours: λ_H^1 within [1.5/η, 2.5/η], i.e. 2/η ± 25% (Cohen et al. give no width)
+EDGE_COUNT = 2  # ours: at least two GD learning rates in the band (all of the quick profile's, half of the full profile's)
 
 
 @dataclass(frozen=True)
@@ -416,7 +425,7 @@ def covariance_peak(t: Trajectory) -> float:
     return float(t.covariance_top.max())
 
 
-def edge_band_count(result: Result, low: float = 1.5, high: float = 2.5) -> int:
+def edge_band_count(result: Result, low: float = EDGE_BAND[0], high: float = EDGE_BAND[1]) -> int:
     """Number of GD learning rates whose λ_H^1 stays in [low/η, high/η] over the whole second half of training.
 
     A run that diverged, or has no measurement in its second half, does not count.
@@ -465,62 +474,131 @@ def bn_conditioning(result: Result) -> dict[float, float]:
     return {lr: float(np.median([conditioning_after_break_even(t) for t in runs])) for lr, runs in grid_runs(result, "bn").items()}
 
 
+def rank_reason(values: int) -> str:
+    """Why the rank-correlation bound is what it is, for a grid of ``values`` knob values."""
+    slack = (1 - RANK_BOUND) * values * (values**2 - 1) / 6  # ρ = 1 − 6Σd²/(n(n² − 1))
+    return (
+        f"ours: the paper states an ordering, not a number; over {values} grid values |ρ| ≥ {RANK_BOUND:g} tolerates a summed squared "
+        f"rank displacement Σd² ≤ {slack:.3g} (one adjacent swap adds 2); median over seeds"
+    )
+
+
+def bn_out_of_reach(result: Result) -> str:
+    """The BatchNorm claim's known failure: the learning rates we could reach, and what the conditioning did there (from the run)."""
+    etas = result.cfg.bn_learning_rates
+    medians = ", ".join(f"{c:.3f} at η = {lr:g}" for lr, c in bn_conditioning(result).items())
+    return (
+        f"the paper's BatchNorm grid reaches η = 1.0 (§4.3), where it locates the conditioning effect; with the squared loss our "
+        f"BatchNorm CNN stalled or diverged at larger learning rates in our pilots, so its grid spans only "
+        f"η = {min(etas):g}–{max(etas):g} ({len(etas)} values). There the best λ_K^{result.cfg.condition_k}/λ_K^1 after the "
+        f"break-even point falls as η grows: medians {medians}"
+    )
+
+
 def claims(result: Result) -> list[Claim]:
-    """Exact diagnostics; peaks of λ_H^1 and λ_K^1 fall with η; K's conditioning rises with η (also with BatchNorm: not reproduced); batch size; edge of stability."""
+    """Exact diagnostics; matched progress; peaks of λ_H^1 and λ_K^1 fall with η and rise with B; K's conditioning rises with η (with BatchNorm: out of reach); edge of stability."""
+    cfg = result.cfg
+    k = cfg.condition_k
+    n_lr, n_batch, n_bn, n_eos = (len(v) for v in (cfg.learning_rates, cfg.batch_sizes, cfg.bn_learning_rates, cfg.eos_learning_rates))
+    proxy = (
+        f"measured as λ_K^{k}/λ_K^1 (k = condition_k) at or after the break-even point, not the paper's λ_K*/λ_K^1 (smallest "
+        "non-zero eigenvalue) nor its practical Tr K/λ_K^1; §3's argument (the break-even point caps λ_K^1 and leaves λ_K^i, "
+        "i ≠ 1, alone) orders every λ_K^i/λ_K^1 the same way"
+    )
     return [
         at_most(
             "exact_spectra",
             "HVPs, top-3 Hessian and K eigenvalues and per-example gradients match dense float64 references (max relative error)",
             result.exactness,
-            1e-6,
+            EXACT_TOLERANCE,
+            source="exact",
+            title="Exact diagnostics",
+            reference="dense float64 references on a tiny CNN: torch.func.hessian with eigvalsh, a per-example gradient loop, the dense P×P covariance",
+            reason="float64 rounding, plus the check's Lanczos tolerance: a residual ≤ 1e-8·‖H‖ bounds each eigenvalue's error by that",
         ),
         at_least(
             "all_reached_target",
             "Every SGD run reached the target training accuracy, so the runs are compared at matched progress (fraction of runs)",
             np.mean([t.reached for t in result.runs.values()]),
-            1.0,
+            MATCHED_FRACTION,
+            source="ours",
+            title="Matched progress",
+            reference=(
+                "a sanity check of our protocol: the peaks are compared up to the same training accuracy (the paper's Fig. 1 "
+                "follows trajectories up to 65% training accuracy)"
+            ),
+            reason=f"every run must reach {cfg.target_accuracy:.0%} within max_steps; one that did not would be compared at less progress",
         ),
         at_most(
             "hessian_peak_vs_lr",
-            "max_t λ_H^1 falls as η grows: Spearman ρ(η, max λ_H^1), median over seeds (ours: ≤ −0.8)",
+            "max_t λ_H^1 falls as η grows: Spearman ρ(η, max λ_H^1), median over seeds",
             rank_correlation(result, hessian_peak, grid="lr"),
-            -0.8,
+            -RANK_BOUND,
+            source="paper",
+            title="λ_H^1 peak falls with η",
+            reference="§3, Conjecture 1: the maximum attained λ_H^1 is smaller for a larger learning rate",
+            reason=rank_reason(n_lr),
         ),
         at_most(
             "covariance_peak_vs_lr",
-            "max_t λ_K^1 falls as η grows: Spearman ρ(η, max λ_K^1), median over seeds (ours: ≤ −0.8)",
+            "max_t λ_K^1 falls as η grows: Spearman ρ(η, max λ_K^1), median over seeds",
             rank_correlation(result, covariance_peak, grid="lr"),
-            -0.8,
+            -RANK_BOUND,
+            source="paper",
+            title="λ_K^1 peak falls with η",
+            reference="§3, Conjecture 1: the maximum attained λ_K^1 is smaller for a larger learning rate",
+            reason=rank_reason(n_lr),
         ),
         at_least(
             "conditioning_vs_lr",
-            f"λ_K^{result.cfg.condition_k}/λ_K^1 after the break-even point rises with η: Spearman ρ, median over seeds (ours: ≥ 0.8)",
+            f"λ_K^{k}/λ_K^1 after the break-even point rises with η: Spearman ρ(η, best λ_K^{k}/λ_K^1), median over seeds",
             rank_correlation(result, conditioning_after_break_even, grid="lr"),
-            0.8,
+            RANK_BOUND,
+            source="paper",
+            title="Conditioning of K rises with η",
+            reference=f"§3, Conjecture 2: the conditioning of K is better for a larger learning rate; {proxy}",
+            reason=rank_reason(n_lr),
         ),
         at_least(
             "bn_conditioning_vs_lr",
-            f"With BatchNorm, λ_K^{result.cfg.condition_k}/λ_K^1 after the break-even point also rises with η (the paper: a low η conditions K badly "
-            "even with batch normalisation): Spearman ρ, median over seeds (ours: ≥ 0.8, as without BatchNorm)",
+            f"With BatchNorm, λ_K^{k}/λ_K^1 after the break-even point also rises with η: Spearman ρ(η, best λ_K^{k}/λ_K^1), median over seeds",
             rank_correlation(result, conditioning_after_break_even, grid="bn"),
-            0.8,
-            known_failure=(
-                "at our scale the BatchNorm CNN's conditioning falls as η grows: medians "
-                + ", ".join(f"{c:.3f} at η = {lr:g}" for lr, c in bn_conditioning(result).items())
-                + "; in a review at the quick profile it fell from η = 0.00316 to 0.0316 in 5 of 5 seeds (0.093–0.209 to 0.070–0.096)"
+            RANK_BOUND,
+            source="paper",
+            title="With BatchNorm too",
+            reference=(
+                "§4.3: in SimpleCNN-BN (η from 0.001 to 1.0) both conjectures hold, and a large learning rate is necessary for "
+                f"the better conditioning attributed to BatchNorm; Conjecture 2 {proxy}"
             ),
+            reason=rank_reason(n_bn),
+            known_failure=bn_out_of_reach(result),
+            failure="out of reach",
         ),
         at_least(
             "covariance_peak_vs_batch",
-            f"At η = {result.cfg.batch_lr:g}, a smaller batch gives a lower max_t λ_K^1: Spearman ρ(B, max λ_K^1), median over seeds (ours: ≥ 0.8)",
+            f"At η = {cfg.batch_lr:g}, a smaller batch gives a lower max_t λ_K^1: Spearman ρ(B, max λ_K^1), median over seeds",
             rank_correlation(result, covariance_peak, grid="batch"),
-            0.8,
+            RANK_BOUND,
+            source="paper",
+            title="λ_K^1 peak rises with B",
+            reference="§3, Conjecture 1: the maximum attained λ_K^1 is smaller for a smaller batch size",
+            reason=rank_reason(n_batch),
         ),
         at_least(
             "edge_of_stability",
-            "Full-batch GD: number of learning rates whose λ_H^1 stays within [1.5/η, 2.5/η] over the last half of training",
+            f"Full-batch GD: number of learning rates whose λ_H^1 stays within [{EDGE_BAND[0]:g}/η, {EDGE_BAND[1]:g}/η] over the last half of training",
             edge_band_count(result),
-            2,
+            EDGE_COUNT,
+            source="paper",
+            title="Edge of stability",
+            reference=(
+                "Cohen et al. (ICLR 2021), abstract: under full-batch GD the sharpness rises until about 2/η and then hovers "
+                "just above it — a statement of that paper, not of Jastrzębski et al."
+            ),
+            reason=(
+                f"ours, Cohen et al. give no width: the band is 2/η ± 25%, and at least {EDGE_COUNT} of the {n_eos} learning "
+                "rates must stay in it"
+            ),
         ),
     ]
 
@@ -607,7 +685,7 @@ def plot_edge_of_stability(result: Result) -> Figure:
     for color, e in zip(plotting.colors(len(result.edge)), result.edge):
         axes[0].plot(e.steps, e.sharpness, color=color, label=rf"$\eta$ = {e.lr:g}")
         axes[0].axhline(2 / e.lr, color=color, ls="--", lw=0.9)
-        axes[0].fill_between([e.midpoint, len(e.loss)], 1.5 / e.lr, 2.5 / e.lr, color=color, alpha=0.12, lw=0)
+        axes[0].fill_between([e.midpoint, len(e.loss)], EDGE_BAND[0] / e.lr, EDGE_BAND[1] / e.lr, color=color, alpha=0.12, lw=0)
         axes[1].plot(np.arange(len(e.loss)), e.loss, color=color)
     axes[0].set_yscale("log")
     plotting.label(axes[0], "GD step", r"sharpness $\lambda_H^1$ (loss/param²)", r"sharpness; dashed: $2/\eta$")
