@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # BackPACK declares torchvision, which would replace the CPU torch with a multi-GB CUDA build: no deps.
 BACKPACK_SPEC ?= backpack-for-pytorch==1.7.1
 
-.PHONY: env book test bench clean
+.PHONY: env book test test-fast bench clean
 
 env: $(STAMP)
 
@@ -31,6 +31,10 @@ book: $(STAMP)
 # pytest-xdist runs two workers on two cores: one thread each, or OpenMP spin-waits stall them.
 test: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything except chapter execution (no notebooks, no book build, no runner runs).
+test-fast: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS) -m "not slow" tests
 
 # Benchmarks of the spectra diagnostics against PyHessian and BackPACK (minutes; writes bench/results.json
 # and the book's Performance appendix). The full book is built first, so that the book's own cost (each
