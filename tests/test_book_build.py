@@ -94,3 +94,18 @@ def test_the_status_page_lists_every_claim_of_every_chapter_with_its_verdict(qui
             assert row in chapter_page, f"{chapter} page lacks its claim {claim['name']}"
     front = (html / "book" / "intro.html").read_text()
     assert "Reproduction status:" in front and 'href="status.html"' in front
+
+
+def test_the_notebook_gives_bit_identical_claims_to_the_study_run_in_process(quick_book) -> None:
+    """Determinism across processes: the quick build's kernel and this process agree to the last bit."""
+    import torch
+
+    from trainingdynamics.studies import quickstart as study
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the runner gives chapter kernels one BLAS thread
+    try:
+        in_process = study.claims(study.run(study.config("quick"), seed=0))
+    finally:
+        torch.set_num_threads(threads)
+    assert [(c.name, c.value) for c in quick_claims(quick_book, "quickstart")] == [(c.name, c.value) for c in in_process]

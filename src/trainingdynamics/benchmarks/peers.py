@@ -133,7 +133,7 @@ def pyhessian_trace(
 def pyhessian_density_check(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> str:
     """Whether PyHessian's ``density()`` (stochastic Lanczos quadrature) runs here: "ok" or the error it raised.
 
-    Version 0.1 calls ``torch.eig``, which torch removed in 2.x (PyHessian issue #17).
+    Version 0.1 calls ``torch.eig``, which torch removed in 2.x.
     """
     hessian = peer("pyhessian").hessian
     try:
