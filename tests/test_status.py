@@ -46,7 +46,7 @@ def test_every_claim_has_a_row_with_its_verdict_source_reference_and_link(record
     for (name, row), claim, word in zip(rows, CLAIMS, expected):
         assert f">{word}</span>" in row, name  # the verdict is a word, not only a colour
         assert f'href="alpha.html#claim-alpha-{name}"' in row
-        assert f"<td>{claim.source}<" in row and claim.reference in row and claim.reason in row
+        assert f"<em>{claim.source}</em>: {claim.reference}" in row and claim.reason in row
     assert "falls 0.16 → 0.09" in page and "stalls at η ≥ 0.1" in page  # known-failure reasons shown
     assert "Peak falls" in page
     assert "{cite:t}`jastrzebski2020breakeven`" in page

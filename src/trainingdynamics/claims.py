@@ -212,8 +212,8 @@ CSS = """
 .td-claims { width: 100%; table-layout: fixed; border-collapse: collapse; font-size: 0.9em; }
 .td-claims th, .td-claims td { vertical-align: top; padding: 0.35em 0.5em; border-bottom: 1px solid #ddd;
   overflow-wrap: anywhere; text-align: left; }
-.td-claims col.td-what { width: 46%; } .td-claims col.td-source { width: 20%; }
-.td-claims col.td-value { width: 18%; } .td-claims col.td-verdict { width: 16%; }
+.td-claims col.td-what { width: 64%; } .td-claims col.td-value { width: 19%; }
+.td-claims col.td-verdict { width: 17%; }
 .td-claims .td-detail { display: block; color: #555; font-size: 0.9em; margin-top: 0.2em; }
 .td-badge { display: inline-block; padding: 0.1em 0.45em; border-radius: 0.3em; font-weight: 600;
   border: 1px solid currentColor; white-space: nowrap; }
@@ -240,26 +240,27 @@ def badge(verdict_word: str) -> str:
 
 
 def claim_row(chapter: str, claim: Claim, *, link: str | None = None) -> str:
-    """One claim as a table row: what was tested, whose statement, measured against what, the outcome."""
+    """One claim as a table row: what was tested and whose statement it is, the measurement against its bound, the outcome."""
     e = html.escape
     title = f'<a href="{e(link)}">{e(claim.title)}</a>' if link else f"<strong>{e(claim.title)}</strong>"
-    failure = f'<span class="td-detail"><em>{e(claim.failure or "")}:</em> {e(claim.known_failure)}</span>' if claim.known_failure else ""
-    return (
-        f'<tr id="{anchor(chapter, claim.name)}">'
-        f'<td>{title}<span class="td-detail">{e(claim.statement)}</span>{failure}</td>'
-        f'<td>{e(claim.source)}<span class="td-detail">{e(claim.reference)}</span></td>'
-        f'<td>{e(format_number(claim.value))}<span class="td-detail">must be {e(claim.must_be)}: {e(claim.reason)}</span></td>'
-        f"<td>{badge(claim.verdict)}</td></tr>"
-    )
+    details = [
+        e(claim.statement),
+        f"<em>{e(claim.source)}</em>: {e(claim.reference)}",
+        f"<em>bound</em>: {e(claim.reason)}",
+    ]
+    if claim.known_failure:
+        details.append(f"<em>{e(claim.failure or '')}</em>: {e(claim.known_failure)}")
+    what = title + "".join(f'<span class="td-detail">{d}</span>' for d in details)
+    measured = f'{e(format_number(claim.value))}<span class="td-detail">must be {e(claim.must_be)}</span>'
+    return f'<tr id="{anchor(chapter, claim.name)}"><td>{what}</td><td>{measured}</td><td>{badge(claim.verdict)}</td></tr>'
 
 
 def html_table(chapter: str, claims: Sequence[Claim], *, links: dict[str, str] | None = None) -> str:
-    """The claims as a narrow four-column HTML table (no horizontal scrolling at a laptop's page width)."""
+    """The claims as a narrow three-column HTML table (no horizontal scrolling at a laptop's page width)."""
     links = links or {}
     head = (
-        '<table class="td-claims"><colgroup><col class="td-what"><col class="td-source"><col class="td-value">'
-        '<col class="td-verdict"></colgroup><thead><tr><th>claim</th><th>source</th><th>measured</th>'
-        "<th>verdict</th></tr></thead><tbody>"
+        '<table class="td-claims"><colgroup><col class="td-what"><col class="td-value"><col class="td-verdict">'
+        "</colgroup><thead><tr><th>claim, source and bound</th><th>measured</th><th>verdict</th></tr></thead><tbody>"
     )
     rows = "".join(claim_row(chapter, c, link=links.get(c.name)) for c in claims)
     return head + rows + "</tbody></table>"
