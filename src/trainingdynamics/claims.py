@@ -146,11 +146,6 @@ def encode_number(x: float) -> float | str:
     return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
 
 
-def decode_number(x: float | str) -> float:
-    """The inverse of :func:`encode_number`."""
-    return float(x)
-
-
 def claim_record(claim: Claim) -> dict[str, Any]:
     """A claim as a JSON-ready dict, with its derived verdict."""
     record = asdict(claim) | {"holds": claim.holds, "verdict": claim.verdict, "passed": claim.passed}
@@ -158,10 +153,10 @@ def claim_record(claim: Claim) -> dict[str, Any]:
 
 
 def claim_from_record(record: dict[str, Any]) -> Claim:
-    """The claim a :func:`claim_record` describes (derived fields are recomputed, not trusted)."""
+    """The claim a :func:`claim_record` describes (derived fields are recomputed, not trusted; float() reads "NaN")."""
     names = {f.name for f in fields(Claim)}
     values = {k: v for k, v in record.items() if k in names}
-    return Claim(**values | {"value": decode_number(values["value"]), "bound": decode_number(values["bound"])})
+    return Claim(**values | {"value": float(values["value"]), "bound": float(values["bound"])})
 
 
 def to_json(chapter: str, claims: Sequence[Claim]) -> str:
@@ -284,11 +279,6 @@ class ClaimsTable:
         return "\n".join(f"{c.verdict:>18}  {c.name} = {format_number(c.value)} (must be {c.must_be})" for c in self.claims)
 
 
-def styled(claims: Sequence[Claim], chapter: str = "") -> ClaimsTable:
-    """The claims in the book's verdict-table component."""
-    return ClaimsTable(chapter, tuple(claims))
-
-
 # ---------------------------------------------------------------------------------------------
 # The notebook's last cell
 
@@ -333,4 +323,4 @@ def verdict(chapter: str, claims: Sequence[Claim]) -> ClaimsTable:
     bad = failure_lines(claims)
     if bad:
         raise ClaimsFailed(f"{chapter}: {len(bad)} claim(s) did not pass:\n  " + "\n  ".join(bad))
-    return styled(claims, chapter)
+    return ClaimsTable(chapter, tuple(claims))
