@@ -334,3 +334,77 @@ def test_flatten_and_unflatten_are_inverse():
     assert list(back) == list(params)
     for name in params:
         torch.testing.assert_close(back[name], params[name], rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Called as a library: every loss works chunked, randomness and bad input are refused by name
+
+STANDARD_LOSSES = {
+    "F.mse_loss": lambda out, t: nn.functional.mse_loss(out, nn.functional.one_hot(t, 3).to(out.dtype)),
+    "nn.MSELoss()": lambda out, t: nn.MSELoss()(out, nn.functional.one_hot(t, 3).to(out.dtype)),
+    "F.huber_loss": lambda out, t: nn.functional.huber_loss(out, nn.functional.one_hot(t, 3).to(out.dtype)),
+    "nn.CrossEntropyLoss()": lambda out, t: nn.CrossEntropyLoss()(out, t),
+}
+
+
+@pytest.mark.parametrize("loss_name", list(STANDARD_LOSSES))
+def test_chunked_products_work_for_pytorchs_standard_losses(loss_name):
+    model, X, y = tiny_problem(n=10)
+    loss_fn = STANDARD_LOSSES[loss_name]
+    H = spectra.dense_hessian(model, loss_fn, X, y)
+    v = torch.randn(H.shape[0])
+    for chunk_size in (None, 3):
+        torch.testing.assert_close(spectra.hessian_vector_product(model, loss_fn, X, y, v, chunk_size=chunk_size), H @ v)
+    unchunked = spectra.hessian_eigenvalues(model, loss_fn, X, y, k=2, tol=1e-10)
+    chunked = spectra.hessian_eigenvalues(model, loss_fn, X, y, k=2, tol=1e-10, chunk_size=4)
+    torch.testing.assert_close(chunked.values, unchunked.values, rtol=1e-9, atol=1e-12)
+    trace = spectra.hessian_trace(model, loss_fn, X, y, probes=5, chunk_size=3)
+    assert trace.value == pytest.approx(spectra.hessian_trace(model, loss_fn, X, y, probes=5).value, rel=1e-10)
+
+
+def test_dropout_in_train_mode_is_refused_with_the_fix():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Dropout(0.5), nn.Linear(8, 3)).double().train()
+    X, y = torch.randn(6, 5), torch.randint(0, 3, (6,))
+    for call in (spectra.hessian_eigenvalues, spectra.hessian_trace):
+        with pytest.raises(ValueError, match=r"dropout 2 is in train mode\); pass mode='eval'"):
+            call(model, cross_entropy, X, y)
+    first, second = (spectra.hessian_eigenvalues(model, cross_entropy, X, y, mode="eval").values for _ in range(2))
+    assert torch.equal(first, second) and model.training  # the caller's mode is back
+
+
+def test_batch_norm_refusal_does_not_mention_chunking_when_none_was_asked():
+    model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Linear(4, 3)).double().train()
+    with pytest.raises(ValueError, match=r"^Hessian-vector products are undefined for BatchNorm"):
+        spectra.hessian_eigenvalues(model, cross_entropy, torch.randn(6, 5), torch.randint(0, 3, (6,)))
+
+
+def frozen_model() -> nn.Module:
+    model = nn.Linear(5, 3).double()
+    model.requires_grad_(False)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m, X, y: spectra.hessian_eigenvalues(m, cross_entropy, X[:0], y[:0]), "X has no examples"),
+        (lambda m, X, y: spectra.hessian_trace(m, cross_entropy, X[:0], y[:0]), "X has no examples"),
+        (lambda m, X, y: spectra.gradient_covariance_eigenvalues(m, cross_entropy, X[:0], y[:0]), "X has no examples"),
+        (lambda m, X, y: spectra.covariance_spectrum(torch.zeros(0, 4)), "gradients has no rows"),
+        (lambda m, X, y: spectra.hessian_trace(m, cross_entropy, X * float("nan"), y), "X contains NaN or infinite"),
+        (lambda m, X, y: spectra.hessian_eigenvalues(m, squared, X, X[:, :3] * float("inf")), "y contains NaN or infinite"),
+        (lambda m, X, y: spectra.gradient_covariance_eigenvalues(m, cross_entropy, X, y[:3]), "same number of examples"),
+        (lambda m, X, y: spectra.hessian_eigenvalues(frozen_model(), cross_entropy, X, y), "no trainable parameters"),
+        (lambda m, X, y: spectra.per_example_gradients(frozen_model(), cross_entropy, X, y), "no trainable parameters"),
+        (lambda m, X, y: spectra.hessian_eigenvalues(m, cross_entropy, X, y, k=2.5), r"k must be a positive integer, got 2.5"),
+        (lambda m, X, y: spectra.hessian_eigenvalues(m, cross_entropy, X, y, k=0), "k must be a positive integer"),
+        (lambda m, X, y: spectra.hessian_eigenvalues(m, cross_entropy, X, y, k=4, max_iter=3), r"max_iter \(3\) must be at least k \(4\)"),
+        (lambda m, X, y: spectra.hessian_trace(m, cross_entropy, X, y, probes=0), "probes must be a positive integer"),
+        (lambda m, X, y: spectra.gradient_covariance_eigenvalues(m, cross_entropy, X, y, k=1.5), "k must be a positive integer"),
+    ],
+)
+def test_bad_input_is_refused_with_a_value_error_that_names_the_argument(call, message):
+    model, X, y = tiny_problem(n=6)
+    with pytest.raises(ValueError, match=message):
+        call(model, X, y)

@@ -4,7 +4,7 @@ For a model with parameters θ ∈ R^P and a mean-reduced loss L(θ) = (1/n) Σ_
 on examples (x_i, y_i):
 
 - the Hessian H = ∇²L is reached only through Hessian–vector products
-  Hv = ∇(∇L·v), computed forward-over-reverse (``jvp(grad(L))``) and accumulated
+  Hv = ∇(∇L·v), computed reverse-over-reverse (``vjp(grad(L))``) and accumulated
   over chunks of *sum*-reduced losses, so the chunk size never changes the answer;
   its top eigenpairs come from Lanczos with full reorthogonalisation, its trace from
   Hutchinson's estimator Tr H = E[zᵀHz] over Rademacher vectors z;
@@ -35,7 +35,7 @@ import numpy as np
 import scipy.linalg
 import torch
 from torch import nn
-from torch.func import functional_call, grad, jvp, vjp, vmap
+from torch.func import functional_call, grad, vjp, vmap
 
 from trainingdynamics.seeding import torch_generator
 
@@ -90,6 +90,26 @@ def refuse_batch_coupling(model: nn.Module, what: str) -> None:
         )
 
 
+def check_inputs(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> None:
+    """Refuse what would otherwise end in a silent NaN or a bare error, naming the argument."""
+    if len(X) == 0:
+        raise ValueError("X has no examples (len(X) == 0)")
+    if len(y) != len(X):
+        raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
+    for name, data in (("X", X), ("y", y)):
+        if data.is_floating_point() and not bool(torch.isfinite(data).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no trainable parameters (no parameter requires grad)")
+
+
+def require_count(name: str, value: object) -> int:
+    """``value`` as a positive integer, or a ``ValueError`` that names the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def trainable_parameters(model: nn.Module) -> Params:
     """The trainable parameters, detached, in ``named_parameters()`` order."""
     return {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
@@ -120,13 +140,15 @@ def hvp_operator(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """v ↦ Hv for the mean loss over (X, y) at the model's current parameters and mode.
 
-    Hv = (1/n) Σ_chunks ∇(∇L_chunk·v) with L_chunk the chunk's *summed* loss. Without chunking
-    the gradient map is linearised once, ``vjp(grad(L), θ)``, and since H is symmetric its
-    pullback vᵀH = (Hv)ᵀ costs one reverse pass through the stored graph per product. With
-    ``chunk_size`` (to bound memory) each chunk's term is recomputed forward-over-reverse,
-    ``jvp(grad(L_chunk), θ, v)``.
+    Hv = (1/n) Σ_chunks ∇(∇L_chunk·v) with L_chunk the chunk's *summed* loss. Since H is
+    symmetric, the pullback of the gradient map, vᵀH = (Hv)ᵀ, is an HVP: without chunking the
+    map is linearised once, ``vjp(grad(L), θ)``, and each product is one reverse pass through the
+    stored graph; with ``chunk_size`` (to bound memory) each chunk's map is linearised anew for
+    every product. Both are reverse-over-reverse, so every loss that has a double backward works.
     """
-    refuse_batch_coupling(model, "chunked Hessian-vector products")
+    check_inputs(model, X, y)
+    refuse_batch_coupling(model, "Hessian-vector products")
+    refuse_random_layers(model, "Hessian-vector products")
     params = trainable_parameters(model)
     buffers = {name: b.detach() for name, b in model.named_buffers()}
     dtype = next(iter(params.values())).dtype
@@ -145,8 +167,8 @@ def hvp_operator(
         total = torch.zeros(vector.shape, dtype=torch.float64, device=vector.device)
         for piece in pieces:
             xs, ts = X[piece], y[piece]
-            _, product = jvp(grad(lambda p: summed_loss(p, xs, ts)), (params,), (tangent,))
-            total += flatten(product).to(torch.float64)
+            _, pullback = vjp(grad(lambda p: summed_loss(p, xs, ts)), params)
+            total += flatten(pullback(tangent)[0]).to(torch.float64)
         return total / len(X)
 
     return apply
@@ -191,8 +213,11 @@ def lanczos(
     ‖A Q_j s − θ Q_j s‖ = β_j |s_j| exactly; iteration stops when every top-k residual is at most
     ``tol`` · max|θ|, which bounds each eigenvalue's error by ``tol`` · ‖A‖.
     """
-    if not 1 <= k <= dim:
-        raise ValueError(f"k must lie in [1, {dim}], got {k}")
+    k, max_iter = require_count("k", k), require_count("max_iter", max_iter)
+    if k > dim:
+        raise ValueError(f"k must lie in [1, {dim}] (the operator's dimension), got {k}")
+    if max_iter < k:
+        raise ValueError(f"max_iter ({max_iter}) must be at least k ({k}): each Lanczos step adds one Ritz value")
     steps = min(max_iter, dim)
     if start is None:
         start = torch.randn(dim, generator=torch_generator(seed), dtype=torch.float64)
@@ -278,8 +303,7 @@ def hutchinson_trace(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int, p
 
     A fixed probe count (no early stopping) keeps the estimate unbiased and its standard error honest.
     """
-    if probes < 1:
-        raise ValueError(f"probes must be >= 1, got {probes}")
+    probes = require_count("probes", probes)
     generator = torch_generator(seed)
     samples = np.empty(probes)
     for i in range(probes):
@@ -321,6 +345,7 @@ def per_example_gradients(
     example i's own loss (not 1/n of it).
     """
     with model_mode(model, mode):
+        check_inputs(model, X, y)
         refuse_batch_coupling(model, "per-example gradients")
         return per_example_gradients_of(model, loss_fn, X, y, list(trainable_parameters(model)), chunk_size=chunk_size)
 
@@ -397,7 +422,10 @@ def covariance_spectrum(
     picks Lanczos when min(n, P) > 512 and k ≤ 16. Tr K = (1/n) ‖G_c‖²_F in float64.
     """
     n, dim = gradients.shape
-    if not 1 <= k <= min(n, dim):
+    if n == 0:
+        raise ValueError("gradients has no rows (no examples)")
+    k = require_count("k", k)
+    if not k <= min(n, dim):
         raise ValueError(f"k must lie in [1, {min(n, dim)}], got {k}")
     if method not in ("auto", "dense", "lanczos"):
         raise ValueError(f"method must be 'auto', 'dense' or 'lanczos', got {method!r}")
@@ -447,6 +475,7 @@ def gradient_gram(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
     by ``vmap``. Products run in the model's precision and are summed in float64.
     """
     with model_mode(model, mode):
+        check_inputs(model, X, y)
         refuse_batch_coupling(model, "per-example gradients")
         refuse_random_layers(model, "per-example gradients")
         calls: dict[nn.Linear, list[tuple[torch.Tensor, torch.Tensor]]] = {m: [] for m in factorable_linear_layers(model)}
