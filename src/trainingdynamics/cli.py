@@ -13,6 +13,7 @@ from trainingdynamics.runner import (
     DEFAULT_CELL_TIMEOUT,
     Layout,
     Outcome,
+    Terminated,
     find_root,
     last_result,
     parse_assignments,
@@ -44,8 +45,8 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     """A table of chapter, result, time and cache use."""
     lines = [f"{'chapter':<12} {'result':<11} {'seconds':>8}  note"]
     for o in outcomes:
-        note = "cached" if o.cached else o.message
-        lines.append(f"{o.chapter:<12} {o.status:<11} {o.seconds:>8.1f}  {note}")
+        seconds, note = ("-", f"cached (recorded run: {o.seconds:.1f} s)") if o.cached else (f"{o.seconds:.1f}", o.message)
+        lines.append(f"{o.chapter:<12} {o.status:<11} {seconds:>8}  {note}")
     return "\n".join(lines)
 
 
@@ -100,6 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParameterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("terminated: the kernel was stopped and no partial output was kept", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: the kernel was stopped and no partial output was kept", file=sys.stderr)
         return 130
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: cannot write{where}: {error.strerror or error}", file=sys.stderr)
+        return 2

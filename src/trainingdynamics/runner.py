@@ -1,9 +1,14 @@
 """Execute chapter notebooks with papermill, cache them by content, and record their claims.
 
 A chapter is re-executed only when its notebook, the package source or its
-parameters change: the three are hashed into a key stored with its claims.
-Outputs appear atomically (temporary file, then rename); a failed run keeps its
-executed notebook under ``_build/failed/`` for inspection.
+parameters change: the three are hashed into a key stored both in its claims record
+and in the executed notebook's metadata, so a record and a notebook from different
+runs never pass for a cached pair. Each set of parameters has its own slot: the
+chapter's name for a run that sets only the profile (the one the book renders), the
+name plus a hash of the parameters otherwise. Outputs appear atomically (temporary
+file, then rename); a failed run goes to ``_build/failed/`` and leaves the slot's
+passing pair in place. Chapter kernels always get one BLAS thread, so claims do not
+depend on the machine's core count.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import difflib
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -23,12 +29,13 @@ from typing import Any, Iterator, Mapping
 
 from trainingdynamics.chapters import CHAPTERS, study
 from trainingdynamics.claims import CLAIMS_FILE_VARIABLE, failure_lines
-from trainingdynamics.device import resolve_device
 from trainingdynamics.fileio import atomic_replace, atomic_write_text
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.status import claims_of
 
 KERNEL_NAME = "trainingdynamics"
+KERNEL_THREADS = 1  # BLAS and OpenMP threads of every chapter kernel, whatever the caller's environment
+METADATA_KEY = "trainingdynamics"
 COMMON_PARAMETERS = ("profile", "seed", "device")
 DEFAULT_CELL_TIMEOUT = 900
 MAX_SEED = 2**32 - 1
@@ -56,6 +63,13 @@ class Layout:
 
     def failed(self, chapter: str) -> Path:
         return self.build / "failed" / f"{chapter}.ipynb"
+
+    def failed_record(self, chapter: str) -> Path:
+        return self.build / "failed" / f"{chapter}.json"
+
+    @property
+    def scratch(self) -> Path:
+        return self.build / "tmp"
 
     def claims(self, chapter: str) -> Path:
         return self.build / "claims" / f"{chapter}.json"
@@ -120,6 +134,8 @@ def chapter_parameters(chapter: str, layout: Layout, profile: str, overrides: Ma
         raise ParameterError(f"parameter seed must be an integer in [0, {MAX_SEED}] (NumPy's seed range), got {seed!r}")
     if not isinstance(params["device"], str):
         raise ParameterError(f"parameter device must be a string, got {params['device']!r}")
+    from trainingdynamics.device import resolve_device  # torch: imported only when a chapter is planned
+
     resolve_device(params["device"])
     knobs = {k: v for k, v in params.items() if k not in COMMON_PARAMETERS}
     study(chapter).config(params["profile"], **knobs)
@@ -157,20 +173,44 @@ def read_record(path: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def is_fresh(chapter: str, layout: Layout, key: str) -> bool:
-    """Whether a passing run with this key is already recorded beside its executed notebook."""
-    record = read_record(layout.claims(chapter)) or {}
-    run = record.get("run")
-    recorded_key = run.get("key") if isinstance(run, dict) else None
-    return recorded_key == key and record.get("passed") is True and claims_of(record) is not None and layout.executed(chapter).is_file()
+def slot_name(chapter: str, params: Mapping[str, Any], overridden: bool) -> str:
+    """``chapter`` for a run that sets only the profile; ``chapter@<hash of its parameters>`` for one with overrides."""
+    if not overridden:
+        return chapter
+    return f"{chapter}@{hashlib.sha256(json.dumps(dict(params), sort_keys=True).encode()).hexdigest()[:10]}"
+
+
+def recorded_key(record: Mapping[str, Any] | None) -> str | None:
+    """The cache key a claims record was written with, if it has one."""
+    run = record.get("run") if isinstance(record, Mapping) else None
+    return run.get("key") if isinstance(run, dict) else None
+
+
+def notebook_key(notebook: Path) -> str | None:
+    """The cache key stamped into an executed notebook's metadata, if it has one."""
+    try:
+        return json.loads(notebook.read_text(encoding="utf-8"))["metadata"][METADATA_KEY]["key"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def is_fresh(slot: str, layout: Layout, key: str) -> bool:
+    """Whether a passing run with this key is recorded, beside an executed notebook stamped with the same key."""
+    record = read_record(layout.claims(slot))
+    return (
+        recorded_key(record) == key
+        and record.get("passed") is True
+        and claims_of(record) is not None
+        and notebook_key(layout.executed(slot)) == key
+    )
 
 
 @contextmanager
 def kernel_environment(claims_file: Path, layout: Layout) -> Iterator[None]:
-    """Point the kernel at this interpreter and the claims file; silence progress bars; one BLAS thread unless the caller chose.
+    """Point the kernel at this interpreter and the claims file; silence its progress bars; one BLAS thread.
 
-    The chapters' networks are tiny, so more threads only add overhead (the break-even chapter
-    ran 1.5× slower on two), and a fixed thread count keeps results from depending on the core count.
+    The chapters' networks are tiny, so more threads only add overhead, and a fixed thread count
+    keeps claims from depending on the core count: the caller's OMP/MKL settings are overridden.
     """
     kernels = layout.build / "jupyter"
     spec = kernels / "kernels" / KERNEL_NAME / "kernel.json"
@@ -178,7 +218,9 @@ def kernel_environment(claims_file: Path, layout: Layout) -> Iterator[None]:
         spec,
         json.dumps(
             {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                # the kernel's own log (transport warnings, tracebacks of requests interrupted by a stop) is not
+                # for the reader: cell errors, timeouts and a dead kernel are reported by papermill
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--log-level=CRITICAL"],
                 "display_name": f"Python ({KERNEL_NAME})",
                 "language": "python",
             }
@@ -189,7 +231,7 @@ def kernel_environment(claims_file: Path, layout: Layout) -> Iterator[None]:
         CLAIMS_FILE_VARIABLE: str(claims_file),
         "TRAININGDYNAMICS_PROGRESS": "0",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        **{name: os.environ.get(name, "1") for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+        **{name: str(KERNEL_THREADS) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")},
     }
     saved = {name: os.environ.get(name) for name in updates}
     os.environ.update(updates)
@@ -210,22 +252,45 @@ class Outcome:
     chapter: str
     status: str  # "reproduced", "failed", "error"
     cached: bool
-    seconds: float
+    seconds: float  # for a cached result, the recorded run's time
     message: str = ""
+    slot: str = ""  # the record's name under _build/claims (the chapter's, or chapter@hash for other parameters)
 
 
 def first_line(error: BaseException) -> str:
     """A one-line summary of an execution error."""
     name = getattr(error, "ename", type(error).__name__)
-    value = getattr(error, "evalue", str(error))
-    return f"{name}: {str(value).strip().splitlines()[0] if str(value).strip() else ''}"
+    value = str(getattr(error, "evalue", str(error))).strip()
+    return f"{name}: {value.splitlines()[0] if value else ''}"
 
 
-def hide_default_parameters(notebook: Path) -> None:
-    """Tag the source's ``parameters`` cell ``remove-cell``: the page shows the injected values only."""
+def stopped_cell(notebook: Path) -> str:
+    """The source's code cell a run stopped in, from papermill's timings in the partial notebook: "code cell k (first line)".
+
+    That is the last code cell that started; cells papermill added (injected parameters, error banners) are not counted.
+    """
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    added = {"injected-parameters", "papermill-error-cell-tag"}
+    code = [c for c in cells if c.get("cell_type") == "code" and not added & set(c.get("metadata", {}).get("tags", []))]
+    started = [k for k, c in enumerate(code, 1) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return ""
+    source = "".join(code[started[-1] - 1].get("source", "")).strip().splitlines()
+    return f"code cell {started[-1]} ({source[0][:60] if source else 'empty'})"
+
+
+def finish_notebook(notebook: Path, key: str) -> None:
+    """Stamp the cache key into the metadata and tag the source's ``parameters`` cell ``remove-cell``.
+
+    The page then shows the injected values only, and a cache hit can check that notebook and record belong together.
+    """
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
+    nb.metadata[METADATA_KEY] = {"key": key}
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "parameters" in tags and "remove-cell" not in tags:
@@ -233,49 +298,115 @@ def hide_default_parameters(notebook: Path) -> None:
     nbformat.write(nb, notebook)
 
 
-def execute(chapter: str, layout: Layout, params: Mapping[str, Any], key: str, cell_timeout: int) -> Outcome:
-    """Run one chapter with papermill; write its notebook and claims record atomically."""
+def cell_progress(chapter: str) -> dict | bool:
+    """papermill's per-cell progress bar on an interactive terminal (tqdm keywords), off otherwise."""
+    from trainingdynamics.progress import progress_enabled
+
+    return {"desc": chapter, "leave": False, "file": sys.stderr} if progress_enabled() else False
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prepare_scratch(layout: Layout) -> None:
+    """Create ``_build/tmp`` (failing before any chapter runs if it cannot be written) and remove the
+    ``<chapter>.<pid>.*`` files whose process is gone, left by a killed run."""
+    layout.scratch.mkdir(parents=True, exist_ok=True)
+    for path in layout.scratch.iterdir():
+        pid = path.name.split(".")[-2] if path.name.count(".") >= 2 else ""
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that the kernel is stopped and temporaries removed."""
+
+
+@contextmanager
+def termination_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    def interrupt(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def execute(chapter: str, slot: str, layout: Layout, params: Mapping[str, Any], key: str, cell_timeout: int) -> Outcome:
+    """Run one chapter with papermill; commit its notebook and claims record as a pair, or to ``_build/failed``."""
     import papermill
 
-    scratch = layout.build / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    tmp_notebook = scratch / f"{chapter}.{os.getpid()}.ipynb"
-    tmp_claims = scratch / f"{chapter}.{os.getpid()}.json"
+    layout.scratch.mkdir(parents=True, exist_ok=True)
+    tmp_notebook = layout.scratch / f"{slot}.{os.getpid()}.ipynb"
+    tmp_claims = layout.scratch / f"{slot}.{os.getpid()}.json"
     tmp_claims.unlink(missing_ok=True)
     start = time.perf_counter()
     error: BaseException | None = None
-    with kernel_environment(tmp_claims, layout):
-        try:
-            papermill.execute_notebook(
-                str(layout.source(chapter)),
-                str(tmp_notebook),
-                parameters=dict(params),
-                kernel_name=KERNEL_NAME,
-                cwd=str(layout.book),
-                progress_bar=False,
-                execution_timeout=cell_timeout,
-            )
-        except Exception as exc:  # papermill wraps cell errors, timeouts and dead kernels alike
-            error = exc
-    seconds = time.perf_counter() - start
-    record = read_record(tmp_claims) or {"chapter": chapter, "passed": False, "claims": []}
-    tmp_claims.unlink(missing_ok=True)
-    claims = claims_of(record) or []
-    claims_passed = bool(claims) and all(c.passed for c in claims)
-    if claims and not claims_passed:
-        message = "claims did not pass: " + "; ".join(failure_lines(claims))
-    else:
-        message = first_line(error) if error else ("" if claims else "the notebook recorded no claims")
-    passed = error is None and claims_passed
-    record["run"] = {"key": key, "parameters": dict(params), "seconds": round(seconds, 2), "error": message}
-    record["passed"] = passed
-    destination = layout.executed(chapter) if passed else layout.failed(chapter)
-    if tmp_notebook.exists():
-        hide_default_parameters(tmp_notebook)
-        atomic_replace(tmp_notebook, destination)
-    atomic_write_text(layout.claims(chapter), json.dumps(record, indent=2))
+    try:
+        with kernel_environment(tmp_claims, layout):
+            try:
+                papermill.execute_notebook(
+                    str(layout.source(chapter)),
+                    str(tmp_notebook),
+                    parameters=dict(params),
+                    kernel_name=KERNEL_NAME,
+                    cwd=str(layout.book),
+                    progress_bar=cell_progress(chapter),
+                    execution_timeout=cell_timeout,
+                )
+            except Exception as exc:  # papermill wraps cell errors, timeouts and dead kernels alike
+                error = exc
+        seconds = time.perf_counter() - start
+        record = read_record(tmp_claims) or {"chapter": chapter, "passed": False, "claims": []}
+        claims = claims_of(record) or []
+        claims_passed = bool(claims) and all(c.passed for c in claims)
+        if claims and not claims_passed:
+            message = "claims did not pass: " + "; ".join(failure_lines(claims))
+        elif error:
+            where = stopped_cell(tmp_notebook)
+            message = first_line(error) + (f" (in {where})" if where else "")
+        else:
+            message = "" if claims else "the notebook recorded no claims"
+        passed = error is None and claims_passed
+        record["run"] = {
+            "key": key,
+            "parameters": dict(params),
+            "seconds": round(seconds, 2),
+            "blas_threads": KERNEL_THREADS,
+            "error": message,
+        }
+        record["passed"] = passed
+        text = json.dumps(record, indent=2, allow_nan=False)
+        if passed:
+            finish_notebook(tmp_notebook, key)
+            atomic_write_text(layout.claims(slot), text)
+            atomic_replace(tmp_notebook, layout.executed(slot))
+            layout.failed(slot).unlink(missing_ok=True)
+            layout.failed_record(slot).unlink(missing_ok=True)
+        else:
+            if tmp_notebook.exists():
+                atomic_replace(tmp_notebook, layout.failed(slot))
+            atomic_write_text(layout.failed_record(slot), text)
+    finally:
+        tmp_notebook.unlink(missing_ok=True)
+        tmp_claims.unlink(missing_ok=True)
     status = "reproduced" if passed else ("failed" if claims and not claims_passed else "error")
-    return Outcome(chapter, status, False, seconds, message)
+    return Outcome(chapter, status, False, seconds, message, slot)
 
 
 def run_chapters(
@@ -293,23 +424,36 @@ def run_chapters(
     profile = overrides.pop("profile", profile)
     plans = {chapter: chapter_parameters(chapter, layout, profile, overrides) for chapter in chapters}
     package_digest = source_digest(layout.root)
+    prepare_scratch(layout)
     outcomes = []
-    for chapter, params in plans.items():
-        key = cache_key(layout.source(chapter), params, package_digest)
-        if not force and is_fresh(chapter, layout, key):
-            record = read_record(layout.claims(chapter)) or {}
-            outcomes.append(Outcome(chapter, "reproduced", True, record.get("run", {}).get("seconds", 0.0)))
-            continue
-        outcomes.append(execute(chapter, layout, params, key, cell_timeout))
+    with termination_as_interrupt():
+        for number, (chapter, params) in enumerate(plans.items(), 1):
+            slot = slot_name(chapter, params, overridden=bool(overrides))
+            key = cache_key(layout.source(chapter), params, package_digest)
+            if not force and is_fresh(slot, layout, key):
+                seconds = read_record(layout.claims(slot))["run"].get("seconds", 0.0)
+                outcomes.append(Outcome(chapter, "reproduced", True, seconds, slot=slot))
+                continue
+            if layout.claims(slot).exists() and claims_of(read_record(layout.claims(slot))) is None:
+                print(f"note: {layout.claims(slot)} is not a claims record; treating it as absent", file=sys.stderr)
+            print(f"[{number}/{len(plans)}] {chapter}: running", file=sys.stderr, flush=True)
+            outcome = execute(chapter, slot, layout, params, key, cell_timeout)
+            print(f"[{number}/{len(plans)}] {chapter}: {outcome.status} in {outcome.seconds:.1f} s", file=sys.stderr, flush=True)
+            outcomes.append(outcome)
     return outcomes
 
 
 def last_result(chapter: str, layout: Layout) -> str:
-    """``reproduced``, ``failed`` or ``not run``, with the counts of the known failures by kind."""
+    """The chapter's own slot: ``reproduced`` (with the known failures by kind), ``failed`` or ``not run``.
+
+    A failed run's record sits in ``_build/failed`` until a later run of the same slot passes.
+    """
+    if layout.failed_record(chapter).is_file():
+        return "failed"
     record = read_record(layout.claims(chapter))
     claims = claims_of(record)
     if claims is None:
-        return "not run"
+        return "not run" if not layout.claims(chapter).exists() else "not run (unreadable record)"
     if not record.get("passed"):
         return "failed"
     known = Counter(c.verdict for c in claims if c.known_failure)

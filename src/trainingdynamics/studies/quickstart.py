@@ -26,6 +26,9 @@ CLAIM = "Full-batch GD from zero converges to the minimum-norm least-squares sol
 PAPER = ""  # the citation key in book/references.bib of the paper the chapter reproduces
 
 
+MIN_STEPS, MAX_STEPS = 10, 1_000_000  # the late-rate fit needs a few steps above the round-off floor
+
+
 @dataclass(frozen=True)
 class Config:
     """Problem size, noise and the GD budget; the step is a fraction of the stability limit 2/λ_max."""
@@ -37,7 +40,12 @@ class Config:
     step_fraction: float = 0.9
 
     def __post_init__(self) -> None:
-        require_positive(self, "n_samples", "n_features", "steps", "step_fraction")
+        require_positive(self, "n_samples", "n_features", "step_fraction")
+        if not MIN_STEPS <= self.steps <= MAX_STEPS:
+            raise ParameterError(
+                f"parameter steps must lie in [{MIN_STEPS}, {MAX_STEPS}] (the rate fit needs {MIN_STEPS} steps; "
+                f"{MAX_STEPS} GD steps take minutes), got {self.steps}"
+            )
         if self.n_features <= self.n_samples:
             raise ParameterError(
                 f"n_features ({self.n_features}) must exceed n_samples ({self.n_samples}) for an over-parametrised problem"
