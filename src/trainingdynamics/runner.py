@@ -31,6 +31,7 @@ from trainingdynamics.chapters import CHAPTERS, study
 from trainingdynamics.claims import CLAIMS_FILE_VARIABLE, failure_lines
 from trainingdynamics.fileio import atomic_replace, atomic_write_text
 from trainingdynamics.profiles import ParameterError
+from trainingdynamics.progress import cell_progress
 from trainingdynamics.status import claims_of
 
 KERNEL_NAME = "trainingdynamics"
@@ -298,13 +299,6 @@ def finish_notebook(notebook: Path, key: str) -> None:
     nbformat.write(nb, notebook)
 
 
-def cell_progress(chapter: str) -> dict | bool:
-    """papermill's per-cell progress bar on an interactive terminal (tqdm keywords), off otherwise."""
-    from trainingdynamics.progress import progress_enabled
-
-    return {"desc": chapter, "leave": False, "file": sys.stderr} if progress_enabled() else False
-
-
 def process_alive(pid: int) -> bool:
     """Whether a process with this id exists."""
     try:
@@ -357,6 +351,7 @@ def execute(chapter: str, slot: str, layout: Layout, params: Mapping[str, Any], 
     tmp_claims.unlink(missing_ok=True)
     start = time.perf_counter()
     error: BaseException | None = None
+    progress = cell_progress(chapter)  # decided here: the kernel's environment switches progress off
     try:
         with kernel_environment(tmp_claims, layout):
             try:
@@ -366,7 +361,7 @@ def execute(chapter: str, slot: str, layout: Layout, params: Mapping[str, Any], 
                     parameters=dict(params),
                     kernel_name=KERNEL_NAME,
                     cwd=str(layout.book),
-                    progress_bar=cell_progress(chapter),
+                    progress_bar=progress,
                     execution_timeout=cell_timeout,
                 )
             except Exception as exc:  # papermill wraps cell errors, timeouts and dead kernels alike
