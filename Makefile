@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # BackPACK declares torchvision, which would replace the CPU torch with a multi-GB CUDA build: no deps.
 BACKPACK_SPEC ?= backpack-for-pytorch==1.7.1
 
-.PHONY: env book test test-fast bench clean
+.PHONY: env book test test-fast bench robustness clean
 
 env: $(STAMP)
 
@@ -43,6 +43,11 @@ bench: $(STAMP)
 	$(BIN)/trainingdynamics build --profile full
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/trainingdynamics bench
 	$(BIN)/trainingdynamics build --profile full  # re-render the HTML with the new Performance page
+
+# Every chapter's quick profile over seeds 0-9 on an embedded Dask cluster; writes the committed
+# book/robustness.json that the Robustness appendix and the status page's hold rates render.
+robustness: $(STAMP)
+	$(BIN)/trainingdynamics robustness --seeds 0-9
 
 clean:
 	rm -rf _build

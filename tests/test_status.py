@@ -83,3 +83,28 @@ def test_stage_writes_the_page_and_the_front_page_summary(book_copy, monkeypatch
     intro = (site / "book" / "intro.md").read_text()
     assert status.SUMMARY_MARKER not in intro and "1 chapter, 0 papers, 1 claim: 1 reproduced" in intro
     assert 'id="claim-quickstart-paper-holds"' in (site / "book" / "status.md").read_text()
+
+
+def test_robustness_entries_pages_and_hold_rates_on_the_status_page(book_copy, records) -> None:
+    import pandas as pd
+
+    from trainingdynamics import robustness
+    from trainingdynamics.sweep import SweepResult, summary_table
+
+    table = pd.DataFrame(
+        [{"seed": s, "status": "reproduced" if s else "failed", "claim": c, "value": v, "bound": 1.0, "passed": p}
+         for s in (0, 1) for c, v, p in (("paper_holds", 0.5 + s, True), ("our_check", float("nan") if s else 2.0, bool(s)))]
+    )  # fmt: skip
+    entry = robustness.chapter_entry(SweepResult(book_copy, table, summary_table(table), 2, 1), [0, 1], "quick")
+    assert entry["claims"]["paper_holds"] == {"held": 2, "points": 2, "min": 0.5, "max": 1.5}
+    assert entry["claims"]["our_check"]["held"] == 1 and entry["failed_seeds"] == [0]
+    data = {"alpha": entry}
+    page = robustness.robustness_page([("alpha", "Alpha: a chapter"), ("beta", "Beta: never run")], data)
+    assert "| paper_holds | 2 of 2 | 0.5 | 1.5 |" in page and "| our_check | 1 of 2 (**not all**) |" in page
+    assert "Not measured yet" in page.split("## Beta")[1]
+    rates = {"alpha": robustness.hold_rates(data, "alpha")}
+    status_page = status.status_page(CHAPTERS, records, rates)
+    row = status_page.split('<tr id="claim-alpha-our-check">')[1].split("</tr>")[0]
+    assert "held on 1 of 2 seeds" in row
+    (book_copy / "book" / "robustness.json").write_text("not json")
+    assert robustness.read_results(Layout(book_copy)) == {}

@@ -14,12 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainingdynamics import status
+from trainingdynamics import robustness, status
 from trainingdynamics.chapters import study
 from trainingdynamics.runner import Layout, read_record
 
 STATIC_SOURCES = ("_config.yml", "_toc.yml")
-GENERATED_PAGES = (f"book/{status.PAGE}",)  # written by :func:`stage`, listed in _toc.yml, never in the repository
+GENERATED_PAGES = (f"book/{status.PAGE}", f"book/{robustness.PAGE}")  # written by :func:`stage`, listed in _toc.yml, never stored
 
 
 def copy_if_changed(source: Path, destination: Path) -> None:
@@ -55,7 +55,11 @@ def stage(layout: Layout, chapters: list[str]) -> Path:
             copy_if_changed(path, site / "book" / path.relative_to(layout.book))
     intro = (layout.book / "intro.md").read_text(encoding="utf-8")
     write_if_changed(intro.replace(status.SUMMARY_MARKER, status.summary_line(info, records)), site / "book" / "intro.md")
-    write_if_changed(status.status_page(info, records), site / "book" / f"{status.PAGE}.md")
+    seeds = robustness.read_results(layout)
+    rates = {c: robustness.hold_rates(seeds, c) for c in chapters}
+    write_if_changed(status.status_page(info, records, rates), site / "book" / f"{status.PAGE}.md")
+    titles = [(c.name, c.title) for c in info]
+    write_if_changed(robustness.robustness_page(titles, seeds), site / "book" / f"{robustness.PAGE}.md")
     for chapter in chapters:
         copy_if_changed(layout.executed(chapter), site / "book" / f"{chapter}.ipynb")
     return site

@@ -234,7 +234,7 @@ def badge(verdict_word: str) -> str:
     return f'<span class="td-badge {css}">{html.escape(verdict_word)}</span>'
 
 
-def claim_row(chapter: str, claim: Claim, *, link: str | None = None) -> str:
+def claim_row(chapter: str, claim: Claim, *, link: str | None = None, note: str = "") -> str:
     """One claim as a table row: what was tested and whose statement it is, the measurement against its bound, the outcome."""
     e = html.escape
     title = f'<a href="{e(link)}">{e(claim.title)}</a>' if link else f"<strong>{e(claim.title)}</strong>"
@@ -247,17 +247,23 @@ def claim_row(chapter: str, claim: Claim, *, link: str | None = None) -> str:
         details.append(f"<em>{e(claim.failure or '')}</em>: {e(claim.known_failure)}")
     what = title + "".join(f'<span class="td-detail">{d}</span>' for d in details)
     measured = f'{e(format_number(claim.value))}<span class="td-detail">must be {e(claim.must_be)}</span>'
-    return f'<tr id="{anchor(chapter, claim.name)}"><td>{what}</td><td>{measured}</td><td>{badge(claim.verdict)}</td></tr>'
+    outcome = badge(claim.verdict) + (f'<span class="td-detail">{e(note)}</span>' if note else "")
+    return f'<tr id="{anchor(chapter, claim.name)}"><td>{what}</td><td>{measured}</td><td>{outcome}</td></tr>'
 
 
-def html_table(chapter: str, claims: Sequence[Claim], *, links: dict[str, str] | None = None) -> str:
-    """The claims as a narrow three-column HTML table (no horizontal scrolling at a laptop's page width)."""
-    links = links or {}
+def html_table(
+    chapter: str, claims: Sequence[Claim], *, links: dict[str, str] | None = None, notes: dict[str, str] | None = None
+) -> str:
+    """The claims as a narrow three-column HTML table (no horizontal scrolling at a laptop's page width).
+
+    ``links`` turn titles into links; ``notes`` add a line under a verdict (e.g. its hold rate over seeds).
+    """
+    links, notes = links or {}, notes or {}
     head = (
         '<table class="td-claims"><colgroup><col class="td-what"><col class="td-value"><col class="td-verdict">'
         "</colgroup><thead><tr><th>claim, source and bound</th><th>measured</th><th>verdict</th></tr></thead><tbody>"
     )
-    rows = "".join(claim_row(chapter, c, link=links.get(c.name)) for c in claims)
+    rows = "".join(claim_row(chapter, c, link=links.get(c.name), note=notes.get(c.name, "")) for c in claims)
     return head + rows + "</tbody></table>"
 
 

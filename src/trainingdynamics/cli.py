@@ -38,6 +38,20 @@ def parser() -> argparse.ArgumentParser:
             "--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds a single cell may run"
         )
     run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE", help="set a notebook parameter")
+    sweep = verbs.add_parser("sweep", help="run one chapter over seeds and parameter values on Dask")
+    sweep.add_argument("chapter", metavar="CHAPTER")
+    sweep.add_argument("--profile", default="quick", help="quick (tests) or full (the rendered book)")
+    sweep.add_argument("--seeds", default="0", help="seeds, e.g. 0-9 or 0,3,5 (default 0)")
+    sweep.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=V1,V2", help="values of a knob to sweep")
+    sweep.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds a single cell may run")
+    robust = verbs.add_parser("robustness", help="every chapter's quick profile over many seeds: book/robustness.json")
+    robust.add_argument("chapters", nargs="*", metavar="CHAPTER", help="default: every chapter")
+    robust.add_argument("--seeds", default="0-9", help="seeds, e.g. 0-9 (default)")
+    robust.add_argument("--workers", type=int, help="worker processes of the embedded LocalCluster (default: one per core)")
+    robust.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds a single cell may run")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--workers", type=int, help="worker processes of the embedded LocalCluster (default: one per core)")
     return top
 
 
@@ -74,6 +88,37 @@ def run_and_report(args: argparse.Namespace, layout: Layout, chapters: list[str]
     return not failed
 
 
+def sweep_and_report(args: argparse.Namespace, layout: Layout) -> int:
+    """Run a sweep, print its per-claim summary and where its files are; 1 if any point failed."""
+    from trainingdynamics.sweep import parse_grid, parse_seeds, run_sweep
+
+    if args.cell_timeout <= 0:
+        raise ParameterError(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout}")
+    if args.workers is not None and args.workers < 1:
+        raise ParameterError(f"--workers must be at least 1, got {args.workers}")
+    seeds, grid = parse_seeds(args.seeds), parse_grid(args.parameter)
+    result = run_sweep(args.chapter, layout, profile=args.profile, seeds=seeds, grid=grid,
+                       scheduler=args.scheduler, workers=args.workers, cell_timeout=args.cell_timeout)  # fmt: skip
+    print(result.summary.to_string(float_format=lambda x: f"{x:.4g}"))
+    points = len(result.table.drop_duplicates(subset=["seed", *grid]))
+    print(f"{points} points ({result.computed} computed, {points - result.computed} from the cache, {result.failed} failed); "
+          f"table, summary and figure in {result.folder}")  # fmt: skip
+    return 1 if result.failed else 0
+
+
+def robustness_and_report(args: argparse.Namespace, layout: Layout) -> int:
+    """Sweep the chapters over seeds and update book/robustness.json; 0 even where a claim failed at some seed."""
+    from trainingdynamics.robustness import results_path, run_robustness
+    from trainingdynamics.sweep import parse_seeds
+
+    if args.workers is not None and args.workers < 1:
+        raise ParameterError(f"--workers must be at least 1, got {args.workers}")
+    chapters = args.chapters or [c for c in CHAPTERS if layout.source(c).is_file()]
+    run_robustness(layout, chapters, parse_seeds(args.seeds), workers=args.workers, cell_timeout=args.cell_timeout)
+    print(f"hold rates written to {results_path(layout)}; the Robustness appendix renders them")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; bad input gives one line on stderr and exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -88,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_chapters(layout)
         if args.verb == "run":
             return 0 if run_and_report(args, layout, args.chapters) else 1
+        if args.verb == "sweep":
+            return sweep_and_report(args, layout)
+        if args.verb == "robustness":
+            return robustness_and_report(args, layout)
         chapters = [c for c in CHAPTERS if layout.source(c).is_file()]
         if not run_and_report(args, layout, chapters):
             return 1

@@ -76,7 +76,7 @@ def summary_line(chapters: Sequence[Chapter], records: Mapping[str, Mapping[str,
     return line + f" ([details]({PAGE}.md))."
 
 
-def chapter_section(chapter: Chapter, record: Mapping[str, Any] | None) -> str:
+def chapter_section(chapter: Chapter, record: Mapping[str, Any] | None, hold_rates: Mapping[str, str] | None = None) -> str:
     """One chapter's heading, paper, tally and claims table (or why there is none)."""
     lines = [f"## {chapter.title}", ""]
     lines.append(f"Paper: {{cite:t}}`{chapter.paper}`." if chapter.paper else "A classical result, no paper reproduced.")
@@ -87,12 +87,17 @@ def chapter_section(chapter: Chapter, record: Mapping[str, Any] | None) -> str:
                   f"run <code>trainingdynamics run {chapter.name}</code>, then build the book again.</p>"]  # fmt: skip
         return "\n".join(lines)
     links = {c.name: f"{chapter.name}.html#{anchor(chapter.name, c.name)}" for c in claims}
-    lines += ["", f"{len(claims)} claims: {tally_text(tally(claims))}.", "", html_table(chapter.name, claims, links=links)]
+    table = html_table(chapter.name, claims, links=links, notes=dict(hold_rates or {}))
+    lines += ["", f"{len(claims)} claims: {tally_text(tally(claims))}.", "", table]
     return "\n".join(lines)
 
 
-def status_page(chapters: Sequence[Chapter], records: Mapping[str, Mapping[str, Any] | None]) -> str:
-    """The whole page in MyST Markdown (the tables as raw HTML)."""
+def status_page(
+    chapters: Sequence[Chapter],
+    records: Mapping[str, Mapping[str, Any] | None],
+    hold_rates: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """The whole page in MyST Markdown (the tables as raw HTML); ``hold_rates[chapter][claim]`` under verdicts."""
     intro = (
         "# Reproduction status\n\n"
         "Every claim the chapters check, with its verdict. A claim's **source** says whose statement it "
@@ -102,9 +107,10 @@ def status_page(chapters: Sequence[Chapter], records: Mapping[str, Mapping[str, 
         "of reach* (the paper's regime cannot be reached on this machine); a failed hypothesis of ours is "
         "*not supported*, a finding about our hypothesis and not about the paper. Known failures stay "
         "computed: the day one starts holding, its chapter fails and its text gets updated. "
-        "This page is generated from the last run of each chapter.\n\n"
+        "This page is generated from the last run of each chapter; under a verdict, how many seeds it "
+        "held on in the [robustness sweep](robustness.md).\n\n"
         + summary_line(chapters, records).replace(f" ([details]({PAGE}.md))", "")
         + "\n"
     )
-    sections = [chapter_section(c, records.get(c.name)) for c in chapters]
+    sections = [chapter_section(c, records.get(c.name), (hold_rates or {}).get(c.name)) for c in chapters]
     return intro + "\n" + CSS.strip() + "\n\n" + "\n\n".join(sections) + "\n"
