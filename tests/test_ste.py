@@ -12,7 +12,6 @@ from scipy.stats import norm
 from trainingdynamics.algorithms import ste as S
 from trainingdynamics.diagnostics.montecarlo import equivalent_z
 from trainingdynamics.profiles import ParameterError
-from trainingdynamics.training import History
 from trainingdynamics.studies import ste as study
 
 M, N = 4, 6
@@ -255,6 +254,8 @@ def test_config_validation_and_overrides():
         study.config("quick", minimum_offset=2.0)
     with pytest.raises(ParameterError):
         study.config("quick", bits=[2, 0])
+    with pytest.raises(ParameterError, match="small_learning_rate"):
+        study.config("quick", small_learning_rate=0.1)
     with pytest.raises(ParameterError):
         study.config("slow")
 
@@ -341,52 +342,141 @@ def test_toy_claims_pass_at_the_quick_profile():
         "monte_carlo": "exact", "descent_correlation": "exact", "relu_gradient_at_minimum": "exact", "monotone_descent": "paper",
         "identity_gradient_at_minimum": "paper", "identity_leaves": "paper", "relu_stays": "paper",
     }  # fmt: skip
+    theory = study.theory_claims(result)
+    assert all(c.passed and c.known_failure is None for c in theory), [(c.name, c.value) for c in theory]
+    assert {c.name: c.source for c in theory} == {"ratio_identity_grows": "paper", "ratio_relu_bounded": "paper", "saddle_gradient": "exact"}
     assert all(c.known_failure is None for c in claims)
 
 
-def fake_history(final_accuracy: float, final_loss: float = 1.0, steps: int = 10) -> History:
-    """Two accuracy records and ``steps`` mini-batch losses, the last epoch's all ``final_loss``."""
-    history = History()
-    history.log(0, train_accuracy=0.1, test_accuracy=0.1)
-    history.log(steps, train_accuracy=final_accuracy, test_accuracy=final_accuracy)
-    for step in range(steps):
-        history.log(step, loss=2.0 if step < steps // 2 else final_loss)
-    return history
+def ratio_samples(v, w, v_star, w_star, ste, Z, batches: int = 20) -> np.ndarray:
+    """Plug-in estimates of the descent ratio from ``batches`` disjoint batches of Z (∂f/∂w by the score function)."""
+    score = S.score_gradient_samples(v, w, v_star, w_star, Z)
+    grad_v, grad_w = S.coarse_gradient_samples(v, w, v_star, w_star, ste, Z)
+    estimates = []
+    for part in np.array_split(np.arange(len(Z)), batches):
+        a, b, c = grad_w[part].mean(axis=0), grad_v[part].mean(axis=0), score[part].mean(axis=0)
+        estimates.append(a @ a / (b @ b + a @ c))
+    return np.array(estimates)
 
 
-def test_ste_accuracy_margin_takes_medians_and_the_worst_bit_width():
-    cfg = study.config("quick", bits=[2, 4])
-    accuracies = {
-        (2, "identity"): [0.90, 0.95, 0.99], (2, "relu"): [0.96, 0.97, 0.50], (2, "clipped_relu"): [0.80, 0.94, 0.94],
-        (4, "identity"): [0.97, 0.97, 0.97], (4, "relu"): [0.96, 0.96, 0.96], (4, "clipped_relu"): [0.99, 0.90, 0.91],
-    }  # fmt: skip
-    result = study.Result(cfg, *[None] * 8, digits={key: [fake_history(a) for a in values] for key, values in accuracies.items()})
-    # medians: 2 bits: identity 0.95, relu 0.96, clipped 0.94 → +0.01; 4 bits: 0.97, 0.96, 0.91 → −0.01
-    assert study.ste_accuracy_margin(result) == pytest.approx(-0.01)  # shown in the notebook, not a claim (at the 100% ceiling)
+@pytest.mark.parametrize("ste", S.STES)
+def test_descent_ratio_matches_monte_carlo_away_from_the_minimum(ste):
+    """‖E g_w‖²/(‖∂f/∂v‖² + ⟨E g_w, ∂f/∂w⟩) from the closed forms against batch-mean plug-in estimates (bias O(1/batch) ≪ SE)."""
+    v, w, v_star, w_star = random_problem(5)
+    estimates = ratio_samples(v, w, v_star, w_star, ste, inputs(11, 400_000))
+    standard_error = estimates.std(ddof=1) / np.sqrt(len(estimates))
+    exact = S.descent_ratio(v, w, v_star, w_star, ste)
+    assert standard_error < 0.05 * exact  # the check resolves the ratio to a few per cent
+    assert abs(estimates.mean() - exact) < 4 * standard_error
+    assert abs(estimates.mean() - 1.15 * exact) > 4 * standard_error  # … and would catch a 15% error
 
 
-def test_ste_loss_margin_takes_medians_and_the_worst_bit_width():
-    cfg = study.config("quick", bits=[2, 4], epochs=2, n_train=320, batch_size=64)  # 5 steps per epoch
+def test_descent_ratio_is_the_definition():
+    v, w, v_star, w_star = random_problem(3)
+    grad_v, grad_w = S.population_gradient(v, w, v_star, w_star)
+    coarse = S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1]
+    assert S.descent_ratio(v, w, v_star, w_star, "relu") == pytest.approx(coarse @ coarse / (grad_v @ grad_v + coarse @ grad_w), rel=1e-14)
+
+
+def test_descent_ratio_grows_like_one_over_the_distance_for_the_identity_ste():
+    """Along θ = π − t, v = v_spurious + t d: t·ratio → ‖E g_id‖²(2π)^{3/2}/(vᵀv*)² (Lemma 7 over eq. 15); ReLU-type ratios → 0."""
+    cfg = study.config("quick", hidden=M, inputs=N, ratio_paths=3)
+    teacher = study.make_teacher(cfg, np.random.default_rng(4))
+    ratios = study.ratio_paths(cfg, teacher, np.random.default_rng(5))
+    v_star, v = teacher.v_star, teacher.v_spurious
+    pull = 2 * (M - 1) * v_star.sum() ** 2 / (np.sqrt(2 * np.pi) * (M + 1) ** 2)
+    limit = pull**2 * (2 * np.pi) ** 1.5 / (v @ v_star) ** 2
+    t = study.RATIO_DISTANCES
+    assert np.allclose(t[-1] * ratios["identity"][:, -1], limit, rtol=1e-2)
+    assert np.all(ratios["identity"][:, -1] > 1e3 * ratios["identity"][:, 0] * t[0] / 1e1)  # grows by ~ four decades over the path
+    assert np.all(np.diff(np.log(ratios["identity"][:, t <= 1e-2]), axis=1) > 0)  # monotone along the last two decades
+    for ste in ("relu", "clipped_relu"):
+        assert np.all(ratios[ste][:, -1] < 1e-2 * ratios[ste][:, 0])
+    assert np.allclose(study.ratio_slopes(ratios["identity"]), -1.0, atol=0.05)
+    assert np.allclose(study.ratio_slopes(ratios["relu"]), 1.0, atol=0.1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_saddle_points_are_critical_points(seed):
+    """Proposition 1: at (v_s, θ_s) both blocks of ∇f vanish (vᵀv* = 0 and ∂f/∂v = 0), and so does E g_relu (Lemma 6)."""
+    cfg = study.config("quick", hidden=M, inputs=N)
+    teacher = study.make_teacher(cfg, np.random.default_rng(seed))
+    v, theta = S.saddle_point(teacher.v_star)
+    assert np.pi / 2 < theta < np.pi and abs(v @ teacher.v_star) < 1e-12
+    largest = study.saddle_gradients(cfg, teacher, np.random.default_rng(100 + seed))  # not the teacher's stream
+    assert max(largest["∂f/∂v"], largest["∂f/∂w"], largest["E g_w (relu)"]) < 1e-14
+    assert largest["E g_w (identity)"] > 1e-3  # the identity STE does not rest there
+    with pytest.raises(ValueError, match="no saddle"):
+        S.saddle_point(np.ones(M))
+
+
+def test_stacked_models_match_single_models():
+    """A stack of models computes, per model, what the same model computes alone (no cross-talk between models)."""
+    cfg = study.config("quick", width=16)
+    seeds = [1, 2, 3]
+    stack = study.init_stack(cfg, seeds)
+    spec = study.StackSpec.quantized([1, 2, 4], ["identity", "relu", "clipped_relu"])
+    X = torch.randn(3, 32, 64)
+    together = study.forward_stack(stack, spec, X, train=False)
+    for k in range(3):
+        alone = study.forward_stack(stack.select([k]), study.StackSpec.quantized([[1, 2, 4][k]], [["identity", "relu", "clipped_relu"][k]]), X[k : k + 1], train=False)
+        assert torch.allclose(together[k], alone[0], atol=1e-6)
+
+
+def test_stacked_activation_quantizes_and_uses_each_models_ste():
+    x = torch.tensor([-0.5, 0.2, 1.4, 2.5]).repeat(3, 1, 1).requires_grad_(True)  # (3, 1, 4)
+    spec = study.StackSpec.quantized([2, 2, 1], ["identity", "relu", "clipped_relu"])
+    out = study.StackedQuantizedReLU.apply(x, spec.resolution, spec.top, spec.lo, spec.hi)
+    assert torch.allclose(out[0, 0], S.quantize(torch.tensor([-0.5, 0.2, 1.4, 2.5]), 2, 2.0 / 3))
+    assert torch.equal(out[2, 0], torch.tensor([0.0, 2.0, 2.0, 2.0]))  # 1 bit: 2·1{x > 0}
+    out.sum().backward()
+    assert torch.equal(x.grad[:, 0], torch.tensor([[1.0, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 0]]))  # clipped band (0, 2)
+
+
+def test_digits_pipeline_runs_is_seeded_and_claims_are_sourced():
+    from trainingdynamics.claims import check_provenance
+
+    cfg = study.config("quick", width=16, digit_seeds=1, pretrain_epochs=1, epochs=1, continue_epochs=1, n_train=320)
+    first, second = study.run_digits(cfg, seed=3), study.run_digits(cfg, seed=3)
+    assert np.array_equal(first.quantized[(2, "relu")]["train_loss"], second.quantized[(2, "relu")]["train_loss"])
+    assert first.quantized[(1, "identity")]["train_loss"].shape == (1, 2)
+    # phase 1 starts from the pre-trained weights: same start for every STE; phase 2 from phase 1's end point
+    starts = {first.quantized[(2, ste)]["train_loss"][0, 0] for ste in S.STES}
+    assert len(starts) == 1
+    for ste in S.STES:
+        assert first.repelled[(2, "clipped_relu", ste, "small")]["train_loss"][0, 0] == pytest.approx(first.quantized[(2, "clipped_relu")]["train_loss"][0, -1], rel=1e-6)
+    result = study.Result(cfg, *[None] * 11, digits=first)
+    assert set(study.digits_table(result).index) == {(b, ste) for b in cfg.bits for ste in S.STES}
+    assert len(study.repelled_table(result)) == len(cfg.bits) * 2 * 2
+    claims = study.digits_claims(result)
+    check_provenance("ste", claims)
+    assert {c.name: c.source for c in claims} == {"digits_loss_ranking": "paper", "repelled": "paper", "binarized_loss_ranking": "ours"}
+
+
+def fake_digits(losses: dict[tuple[int, str], list[float]]) -> study.DigitsResult:
+    """A DigitsResult whose quantized runs end at the given per-seed training losses."""
+    quantized = {key: {"train_loss": np.array([[1.0, x] for x in values]), "train_accuracy": np.ones((len(values), 2)),
+                       "test_accuracy": np.ones((len(values), 2))} for key, values in losses.items()}  # fmt: skip
+    return study.DigitsResult([0, 1, 2], {}, quantized, {})
+
+
+def test_loss_margin_takes_medians_and_the_worst_bit_width():
     losses = {
         (2, "identity"): [0.30, 0.20, 0.10], (2, "relu"): [0.05, 0.50, 0.06], (2, "clipped_relu"): [0.08, 0.07, 0.09],
         (4, "identity"): [0.04, 0.05, 0.06], (4, "relu"): [0.01, 0.02, 0.90], (4, "clipped_relu"): [0.07, 0.07, 0.07],
     }  # fmt: skip
-    result = study.Result(cfg, *[None] * 8, digits={key: [fake_history(1.0, loss) for loss in values] for key, values in losses.items()})
+    result = study.Result(study.config("quick", bits=[2, 4]), *[None] * 11, digits=fake_digits(losses))
     # medians: 2 bits: identity 0.20, relu 0.06, clipped 0.08 → +0.14; 4 bits: 0.05, 0.02, 0.07 → +0.03
-    assert study.ste_loss_margin(result) == pytest.approx(0.03)
-    assert study.digits_loss_claim(result).verdict == "reproduced"
-    losses[(4, "identity")] = [0.01, 0.01, 0.01]
-    result.digits = {key: [fake_history(1.0, loss) for loss in values] for key, values in losses.items()}
-    assert study.ste_loss_margin(result) == pytest.approx(-0.01)
-    assert study.digits_loss_claim(result).verdict == "failed"
+    assert study.loss_margin(result, [2, 4]) == pytest.approx(0.03)
+    assert study.loss_margin(result, [2]) == pytest.approx(0.14)
+    assert np.isnan(study.loss_margin(result, []))
 
 
-def test_digits_training_runs_and_is_seeded():
-    cfg = study.config("quick", epochs=1, width=16, bits=[2], digit_seeds=1)
-    first, second = study.train_digits(cfg, 2, "relu", seed=3), study.train_digits(cfg, 2, "relu", seed=3)
-    assert np.array_equal(first.values("loss"), second.values("loss"))
-    assert len(first.values("train_accuracy")) == cfg.epochs + 1
-    result = study.Result(cfg, *[None] * 8, digits=study.run_digits(cfg, seed=0))
-    epochs, accuracy, losses = study.digits_curves(result, 2, "identity")
-    assert accuracy.shape == (1, 2) and losses.shape == (1, 1) and list(epochs) == [0, 1]
-    assert set(study.digits_table(result).index) == {(2, ste) for ste in S.STES}
+def test_repelled_share_counts_identity_above_clipped_relu():
+    repelled = {}
+    for ste, finals in (("identity", [0.5, 0.1, 0.3]), ("clipped_relu", [0.2, 0.2, 0.2]), ("relu", [0.0, 0.0, 0.0])):
+        repelled[(2, "clipped_relu", ste, "training")] = {"train_loss": np.array([[0.25, x] for x in finals])}
+    result = study.Result(study.config("quick", bits=[2]), *[None] * 11, digits=study.DigitsResult([0, 1, 2], {}, {}, repelled))
+    assert list(study.repelled_cases(result, "training")) == [True, False, True]
+    assert study.repelled_share(result, "training") == pytest.approx(2 / 3)
+    assert np.allclose(study.repelled_rises(result, "training"), [2.0, 0.4, 1.2])

@@ -243,3 +243,32 @@ class QuantizedActivation(torch.autograd.Function):
 def quantized_activation(x: torch.Tensor, bits: int, resolution: float, ste: STE) -> torch.Tensor:
     """Functional form of :class:`QuantizedActivation`."""
     return QuantizedActivation.apply(x, bits, resolution, ste)
+
+
+def descent_ratio(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE) -> float:
+    """‖E g_w‖² / (‖∂f/∂v‖² + ⟨E g_w, ∂f/∂w⟩): squared coarse-gradient norm spent per unit of first-order descent.
+
+    The quantity of the paper's eq. (12) and (16): in the descent estimate (13) a step η lowers f by
+    η times the denominator and raises it by at most Lη²/2 times the numerator, so a bounded ratio
+    (Lemma 5, ReLU STE) lets a small fixed step descend, and a ratio that grows without bound near a
+    point (eq. 16, identity STE near the spurious minima) lets no fixed step descend there.
+    Needs θ ∉ {0, π} (∂f/∂w is undefined there).
+    """
+    grad_v, grad_w = population_gradient(v, w, v_star, w_star)
+    coarse_w = expected_coarse_gradient(v, w, v_star, w_star, ste)[1]
+    return float(coarse_w @ coarse_w / (grad_v @ grad_v + coarse_w @ grad_w))
+
+
+def saddle_point(v_star: np.ndarray) -> tuple[np.ndarray, float]:
+    """Proposition 1's saddle points: (v_s, θ_s) with ∇f = 0, for (1ᵀv*)² < (m + 1)‖v*‖²/2.
+
+    v_s = (I + 11ᵀ)⁻¹(−(1ᵀv*)²/((m + 1)‖v*‖² − (1ᵀv*)²) I + 11ᵀ)v* and
+    θ_s = (π/2)(m + 1)‖v*‖²/((m + 1)‖v*‖² − (1ᵀv*)²); any w at angle θ_s from w* (any ‖w‖) is one.
+    """
+    m = len(v_star)
+    ones, square, norm2 = np.ones((m, m)), v_star.sum() ** 2, v_star @ v_star
+    gap = (m + 1) * norm2 - square
+    if square >= (m + 1) * norm2 / 2:
+        raise ValueError("no saddle points: (1ᵀv*)² ≥ (m + 1)‖v*‖²/2")
+    v = np.linalg.solve(np.eye(m) + ones, (-square / gap * np.eye(m) + ones) @ v_star)
+    return v, float(np.pi / 2 * (m + 1) * norm2 / gap)
