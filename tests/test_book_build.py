@@ -38,7 +38,9 @@ QUICK_VERDICTS = {
     "ste": {
         "monte_carlo": "exact", "descent_correlation": "exact", "monotone_descent": "reproduced",
         "identity_gradient_at_minimum": "reproduced", "relu_gradient_at_minimum": "exact", "identity_leaves": "reproduced",
-        "relu_stays": "reproduced", "digits_loss_ranking": "reproduced",
+        "relu_stays": "reproduced", "ratio_identity_grows": "reproduced", "ratio_relu_bounded": "reproduced",
+        "saddle_gradient": "exact", "digits_loss_ranking": "reproduced", "repelled": "reproduced",
+        "binarized_loss_ranking": "not supported",
     },
     "break_even": {
         "exact_spectra": "exact", "all_reached_target": "holds", "hessian_peak_vs_lr": "reproduced",
