@@ -33,7 +33,9 @@ QUICK_VERDICTS = {
     },
     "activations": {
         "mc_zscore": "exact", "width_sqrt_law": "exact", "smooth_over_relu": "reproduced", "kinked_lambda_min": "reproduced",
-        "high_dim_spread": "not supported", "limit_gap": "holds", "rate_error": "not supported", "depth_growth": "not supported",
+        "high_dim_spread": "reproduced", "limit_gap": "holds", "linear_deviation": "reproduced",
+        "deviation_width_law": "holds", "leading_rates": "holds", "final_loss_match": "reproduced", "depth_slope": "exact",
+        "depth_growth": "holds", "depth_reaches_kinked": "reproduced",
     },
     "ste": {
         "monte_carlo": "exact", "descent_correlation": "exact", "monotone_descent": "reproduced",

@@ -106,5 +106,9 @@ def test_robustness_entries_pages_and_hold_rates_on_the_status_page(book_copy, r
     status_page = status.status_page(CHAPTERS, records, rates)
     row = status_page.split('<tr id="claim-alpha-our-check">')[1].split("</tr>")[0]
     assert "held on 1 of 2 seeds" in row
-    (book_copy / "book" / "robustness.json").write_text("not json")
+    path = book_copy / "book" / "robustness.json"
+    path.write_text(json.dumps(data))
+    summary = robustness.seed_summary("alpha", path)
+    assert summary.loc["our_check", "held"] == 1 and summary.loc["paper_holds", "max"] == 1.5
+    path.write_text("not json")
     assert robustness.read_results(Layout(book_copy)) == {}

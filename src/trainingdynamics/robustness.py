@@ -69,6 +69,16 @@ def hold_rates(data: Mapping[str, Any], chapter: str) -> dict[str, str]:
     return {name: f"held on {c['held']} of {c['points']} seeds" for name, c in claims.items()}
 
 
+def seed_summary(chapter: str, path: Path | str = RESULTS) -> "pd.DataFrame":
+    """A chapter's claims in the committed sweep (``robustness.json`` beside the notebooks): seeds held, points, value range."""
+    import pandas as pd
+
+    entry = json.loads(Path(path).read_text(encoding="utf-8")).get(chapter, {})
+    rows = {name: {"held": c["held"], "points": c["points"], "min": float(c["min"]), "max": float(c["max"])}
+            for name, c in entry.get("claims", {}).items()}  # fmt: skip
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["held", "points", "min", "max"])
+
+
 def robustness_page(chapters: Sequence[tuple[str, str]], data: Mapping[str, Any]) -> str:
     """The appendix in MyST Markdown: per chapter (name, title), each claim's hold rate and value range."""
     lines = [
