@@ -61,11 +61,20 @@ def counted_build(root: Path) -> dict:
         return real_execute(chapter, *args, **kwargs)
 
     out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         patch.setattr(runner, "execute", counting_execute)
         patch.setenv("TRAININGDYNAMICS_PROGRESS", "0")
         status = main(["--root", str(root), "build", "--profile", "quick"])
-    return {"status": status, "stdout": out.getvalue(), "stderr": err.getvalue(), "executions": dict(executions)}
+    return {
+        "status": status,
+        "stdout": out.getvalue(),
+        "stderr": err.getvalue(),
+        "executions": dict(executions),
+    }
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -98,5 +107,7 @@ def quick_claims(root: Path, chapter: str) -> list[Claim]:
     """A chapter's claims as the session's quick build recorded them (fails the test if it recorded none)."""
     claims = claims_of(read_record(Layout(root).claims(chapter)))
     if claims is None:
-        pytest.fail(f"the quick build recorded no claims for {chapter}: {build_report(root)['first']['stderr'][-2000:]}")
+        pytest.fail(
+            f"the quick build recorded no claims for {chapter}: {build_report(root)['first']['stderr'][-2000:]}"
+        )
     return claims

@@ -7,10 +7,10 @@ import pytest
 import scipy.linalg
 
 from trainingdynamics.diagnostics.activation import (
+    activation_counts,
     active_intervals,
     active_mask,
     active_residual_sums,
-    activation_counts,
     detect_phases,
     interval_forward,
     log_log_slope,
@@ -36,7 +36,7 @@ def test_activation_counts_match_a_python_loop():
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, 17)
     w, b = random_network(rng, 9)
-    expected = [sum(1 for xi in x if wj * xi + bj > 0) for wj, bj in zip(w, b)]
+    expected = [sum(1 for xi in x if wj * xi + bj > 0) for wj, bj in zip(w, b, strict=True)]
     assert activation_counts(x, w, b).tolist() == expected
 
 
@@ -52,7 +52,10 @@ def test_active_intervals_equal_the_dense_mask(seed):
     x = np.linspace(-1, 1, 41)
     w, b = random_network(rng, 200)
     # adversarial cases: kinks exactly on data points, tiny and zero slopes, all active, none active
-    w[:40], b[:40] = rng.choice([-3.0, 3.0], 40), -rng.choice([-3.0, 3.0], 40) * x[rng.integers(0, 41, 40)]
+    w[:40], b[:40] = (
+        rng.choice([-3.0, 3.0], 40),
+        -rng.choice([-3.0, 3.0], 40) * x[rng.integers(0, 41, 40)],
+    )
     b[40:60] = -w[40:60] * x[rng.integers(0, 41, 20)] * (1 + 1e-16)
     w[60:65], w[65:70] = 0.0, 1e-300
     b[60], b[61] = 0.0, -0.5
@@ -74,7 +77,11 @@ def test_interval_forward_matches_the_dense_design():
     w, b = random_network(rng, 12)
     alpha, beta = rng.standard_normal(12), rng.standard_normal(12)
     lo, hi = active_intervals(x, w, b)
-    np.testing.assert_allclose(interval_forward(x, alpha, beta, lo, hi), dense_design(x, w, b) @ np.r_[alpha, beta], atol=1e-13)
+    np.testing.assert_allclose(
+        interval_forward(x, alpha, beta, lo, hi),
+        dense_design(x, w, b) @ np.r_[alpha, beta],
+        atol=1e-13,
+    )
 
 
 def test_pattern_gram_equals_the_dense_normal_equations():
@@ -101,7 +108,9 @@ def test_pattern_least_squares_equals_dense_lstsq(seed):
     alpha, beta, value = pattern_least_squares_fit(x, y, w, b)
     assert value == pytest.approx(expected, rel=1e-9, abs=1e-15)
     assert pattern_least_squares(x, y, w, b) == value
-    assert 0.5 * np.mean((dense_design(x, w, b) @ np.r_[alpha, beta] - y) ** 2) == pytest.approx(value, rel=1e-12, abs=1e-18)
+    assert 0.5 * np.mean((dense_design(x, w, b) @ np.r_[alpha, beta] - y) ** 2) == pytest.approx(
+        value, rel=1e-12, abs=1e-18
+    )
 
 
 def test_pattern_least_squares_is_zero_when_the_target_is_in_the_span():
@@ -126,7 +135,9 @@ def test_pattern_least_squares_matches_scipy_and_bounds_gd_trained_networks():
         theta, *_ = scipy.linalg.lstsq(phi, y)
         reference = 0.5 * np.mean((phi @ theta - y) ** 2)
         assert pattern_least_squares(x, y, w, b) == pytest.approx(reference, rel=1e-9, abs=1e-15)
-        own = np.r_[trajectory.params.c[k] * w, trajectory.params.c[k] * b]  # (α, β) = (c w, c b) reproduces N
+        own = np.r_[
+            trajectory.params.c[k] * w, trajectory.params.c[k] * b
+        ]  # (α, β) = (c w, c b) reproduces N
         assert 0.5 * np.mean((phi @ own - y) ** 2) == pytest.approx(trajectory.loss[k], rel=1e-12)
         assert trajectory.loss[k] >= reference - 1e-15
         gaps.append((trajectory.loss[k] - reference) / trajectory.loss[k])
@@ -180,6 +191,10 @@ def test_detect_phases_ignores_plateaus_shorter_than_the_minimum():
 def test_detect_phases_skips_the_flat_start_before_learning():
     steps = np.unique(np.geomspace(1, 1e6, 400).astype(int)).astype(float)
     u = np.log10(steps)
-    log_loss = -np.maximum(u - 2.0, 0.0) * 0.5  # flat until 10^2 (nothing learnt yet), then a power law
+    log_loss = (
+        -np.maximum(u - 2.0, 0.0) * 0.5
+    )  # flat until 10^2 (nothing learnt yet), then a power law
     assert detect_phases(steps, 10**log_loss).plateaus == []
-    assert detect_phases(steps, 10**log_loss, initial_drop=0.0).plateaus[0][0] <= 3.0  # the first windows hold one step
+    assert (
+        detect_phases(steps, 10**log_loss, initial_drop=0.0).plateaus[0][0] <= 3.0
+    )  # the first windows hold one step

@@ -12,13 +12,27 @@ from trainingdynamics.studies import activations as study
 
 
 def geometric_run(
-    eigenvalues: np.ndarray, start: np.ndarray, eta: float, steps: int, speedup: float = 1.0, vectors: np.ndarray | None = None
+    eigenvalues: np.ndarray,
+    start: np.ndarray,
+    eta: float,
+    steps: int,
+    speedup: float = 1.0,
+    vectors: np.ndarray | None = None,
 ) -> study.TrainingRun:
     """A run whose components along the eigenvectors (default: the axes) decay exactly as (1 − speedup·ηλ_i)^t; H(0) = G."""
     vectors = np.eye(len(eigenvalues)) if vectors is None else vectors
     t = np.arange(steps + 1)[:, None]
     residuals = (start * (1 - speedup * eta * eigenvalues) ** t) @ vectors.T
-    return study.TrainingRun("relu", eta, eigenvalues, vectors, eigenvalues, vectors, residuals, 0.5 * np.sum(residuals**2, axis=1))
+    return study.TrainingRun(
+        "relu",
+        eta,
+        eigenvalues,
+        vectors,
+        eigenvalues,
+        vectors,
+        residuals,
+        0.5 * np.sum(residuals**2, axis=1),
+    )
 
 
 def test_linear_dynamics_have_zero_rate_error() -> None:
@@ -26,7 +40,9 @@ def test_linear_dynamics_have_zero_rate_error() -> None:
     rotation, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((5, 5)))
     run = geometric_run(eigenvalues, np.ones(5), eta=0.5, steps=300, vectors=rotation)
     measured, predicted = study.measured_rates(run)
-    assert np.allclose(predicted, 0.5 * eigenvalues[1:])  # λ = 0.001 < 10⁻² λ_1 is not one of the leading directions
+    assert np.allclose(
+        predicted, 0.5 * eigenvalues[1:]
+    )  # λ = 0.001 < 10⁻² λ_1 is not one of the leading directions
     assert study.rate_error([run]) < 1e-10
 
 
@@ -40,7 +56,9 @@ def test_rates_are_predicted_from_gs_eigenvectors_not_the_networks() -> None:
     # the dynamics follow H(0), so along H(0)'s eigenvectors the rates are exact and along G's they are not.
     eigenvalues = np.array([0.2, 1.0])
     c, s = np.cos(0.3), np.sin(0.3)
-    run = geometric_run(eigenvalues, np.ones(2), eta=0.5, steps=100, vectors=np.array([[c, -s], [s, c]]))
+    run = geometric_run(
+        eigenvalues, np.ones(2), eta=0.5, steps=100, vectors=np.array([[c, -s], [s, c]])
+    )
     run = dataclasses.replace(run, limit_vectors=np.eye(2))
     assert study.rate_error([run], "network") < 1e-10
     assert study.rate_error([run]) > 0.2
@@ -48,12 +66,18 @@ def test_rates_are_predicted_from_gs_eigenvectors_not_the_networks() -> None:
 
 def test_only_round_off_directions_are_not_measured() -> None:
     run = geometric_run(np.array([0.1, 0.5, 1.0]), np.array([1.0, 0.05, 1e-14]), eta=0.5, steps=50)
-    assert study.measurable(run).tolist() == [True, True, False]  # 5% content is measured, 10⁻¹⁴ is round-off
+    assert study.measurable(run).tolist() == [
+        True,
+        True,
+        False,
+    ]  # 5% content is measured, 10⁻¹⁴ is round-off
 
 
 def test_sqrt_width_spread() -> None:
     widths = np.array([100, 400, 1600])
-    assert study.sqrt_width_spread(study.GramCheck({}, widths, 3 / np.sqrt(widths))) == pytest.approx(1.0)
+    assert study.sqrt_width_spread(
+        study.GramCheck({}, widths, 3 / np.sqrt(widths))
+    ) == pytest.approx(1.0)
     assert study.sqrt_width_spread(study.GramCheck({}, widths, 3 / widths)) == pytest.approx(4.0)
 
 
@@ -70,11 +94,22 @@ def test_numerical_floor_hides_round_off_but_not_real_eigenvalues() -> None:
     assert study.spectrum(np.diag([-1e-16, 1.0]))[0] == pytest.approx(2 * study.RESOLUTION)
 
 
-def depth_sweep_with(depths: np.ndarray, growth: np.ndarray, circle_lambda_min: np.ndarray | None = None) -> study.DepthSweep:
+def depth_sweep_with(
+    depths: np.ndarray, growth: np.ndarray, circle_lambda_min: np.ndarray | None = None
+) -> study.DepthSweep:
     """A DepthSweep with the growth rows (σ_w = DEPTH_SCALE, then 2) and the n_points circles' λ_min filled in."""
     circles = np.zeros((1, len(depths))) if circle_lambda_min is None else circle_lambda_min
     return study.DepthSweep(
-        depths, np.array([study.DEPTH_SCALE, 2.0]), growth, np.array([8]), np.array([20.0]), 0, circles, circles, 1.0, 1.0
+        depths,
+        np.array([study.DEPTH_SCALE, 2.0]),
+        growth,
+        np.array([8]),
+        np.array([20.0]),
+        0,
+        circles,
+        circles,
+        1.0,
+        1.0,
     )
 
 
@@ -88,9 +123,13 @@ def test_depth_growth_is_read_at_the_sufficient_depth() -> None:
 
 def test_depth_reached_is_the_first_depth_whose_median_reaches_the_level() -> None:
     depths = np.array([1, 8, 16, 32])
-    circles = np.array([[1e-12, 1e-8, 2e-5, 1e-3], [1e-12, 1e-6, 5e-6, 1e-3], [1e-12, 1e-7, 1e-5, 1e-4]])
+    circles = np.array(
+        [[1e-12, 1e-8, 2e-5, 1e-3], [1e-12, 1e-6, 5e-6, 1e-3], [1e-12, 1e-7, 1e-5, 1e-4]]
+    )
     sweep = depth_sweep_with(depths, np.ones((2, 4)), circles)
-    assert study.depth_reached(sweep) == 16.0  # medians 1e-12, 1e-7, 1e-5, 1e-3 against KINKED_FLOOR = 1e-5
+    assert (
+        study.depth_reached(sweep) == 16.0
+    )  # medians 1e-12, 1e-7, 1e-5, 1e-3 against KINKED_FLOOR = 1e-5
     assert study.depth_reached(sweep, 1e-2) == float("inf")
 
 
@@ -111,23 +150,34 @@ def test_depth_maps_slope_at_one_is_chi() -> None:
 def test_depth_path_matches_gram_matrix_at_each_depth() -> None:
     X = study.sphere_in_subspace(8, 2, 5, np.random.default_rng(1))
     lambda_min, _ = study.depth_path(X, (1, 3, 6), 1.5)
-    direct = [study.spectrum(study.gram(X, study.Activation("tanh"), depth=L, weight_scale=1.5))[0] for L in (1, 3, 6)]
+    direct = [
+        study.spectrum(study.gram(X, study.Activation("tanh"), depth=L, weight_scale=1.5))[0]
+        for L in (1, 3, 6)
+    ]
     assert lambda_min == pytest.approx(direct, rel=1e-10)
 
 
 def test_whole_residual_deviation_is_zero_for_linear_dynamics_and_large_at_a_tiny_width() -> None:
     eigenvalues = np.array([0.05, 0.2, 1.0])
     rotation, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((3, 3)))
-    run = geometric_run(eigenvalues, np.array([1.0, -2.0, 0.5]), eta=0.5, steps=100, vectors=rotation)
+    run = geometric_run(
+        eigenvalues, np.array([1.0, -2.0, 0.5]), eta=0.5, steps=100, vectors=rotation
+    )
     assert study.deviation(run) < 1e-12
     assert study.predicted_loss(run) == pytest.approx(run.loss[-1], rel=1e-10)
     assert study.loss_mismatch(run) < 1e-10
-    assert study.deviation(geometric_run(eigenvalues, np.ones(3), eta=0.5, steps=100, speedup=1.3)) > 0.05
+    assert (
+        study.deviation(geometric_run(eigenvalues, np.ones(3), eta=0.5, steps=100, speedup=1.3))
+        > 0.05
+    )
     # a width-2 net (one pair of neurons) is far from its infinite-width limit: GD leaves (I − ηG)^t r_0 by tens of percent
     cfg = study.config("quick")
     X, y = study.training_data(cfg, 0, 2)
     X, y = X[:20], y[:20]
-    tiny = [study.deviation(study.gd_residuals(X, y, study.Activation("relu"), 2, 100, 0.5, seed)[0]) for seed in range(5)]
+    tiny = [
+        study.deviation(study.gd_residuals(X, y, study.Activation("relu"), 2, 100, 0.5, seed)[0])
+        for seed in range(5)
+    ]
     wide = study.deviation(study.gd_residuals(X, y, study.Activation("relu"), 4000, 100, 0.5, 0)[0])
     assert min(tiny) > 0.2 and wide < 0.05
 
@@ -137,7 +187,10 @@ def test_leading_rates_only_count_directions_with_a_large_share() -> None:
     eigenvalues = np.array([0.1, 0.3, 1.0])
     run = geometric_run(eigenvalues, np.array([1.0, 0.01, 1.0]), eta=0.5, steps=100)
     fast = geometric_run(eigenvalues, np.array([1.0, 0.01, 1.0]), eta=0.5, steps=100, speedup=1.3)
-    mixed = dataclasses.replace(run, residuals=np.column_stack([run.residuals[:, 0], fast.residuals[:, 1], run.residuals[:, 2]]))
+    mixed = dataclasses.replace(
+        run,
+        residuals=np.column_stack([run.residuals[:, 0], fast.residuals[:, 1], run.residuals[:, 2]]),
+    )
     assert study.large_share(mixed).tolist() == [True, False, True]
     assert np.max(study.leading_rate_errors(mixed)) < 1e-10
     assert np.max(study.rate_errors(mixed)) == pytest.approx(0.3, rel=0.05)
@@ -148,12 +201,28 @@ def test_separation_counts_antipodes() -> None:
     assert study.separation(X) == pytest.approx(2 * np.sin(0.005))
 
 
-def spectra_with(draws_high: dict[str, np.ndarray], draws_low: dict[str, np.ndarray] | None = None) -> study.Spectra:
+def spectra_with(
+    draws_high: dict[str, np.ndarray], draws_low: dict[str, np.ndarray] | None = None
+) -> study.Spectra:
     """A Spectra with only the independent draws and the diagonals filled in."""
     diagonal = {"relu": 0.5, "tanh": 0.4644, "quadratic": 4.0}
     empty: dict = {}
     nothing = np.array([])
-    return study.Spectra(nothing, empty, diagonal, empty, empty, empty, nothing, empty, nothing, nothing, draws_low or {}, draws_high, nothing)
+    return study.Spectra(
+        nothing,
+        empty,
+        diagonal,
+        empty,
+        empty,
+        empty,
+        nothing,
+        empty,
+        nothing,
+        nothing,
+        draws_low or {},
+        draws_high,
+        nothing,
+    )
 
 
 def test_high_dim_spread_is_in_units_of_g_ii() -> None:
@@ -165,12 +234,16 @@ def test_high_dim_spread_is_in_units_of_g_ii() -> None:
 
 
 def test_kinked_lambda_min_is_the_median_over_draws() -> None:
-    spectra = spectra_with({}, {"relu": np.array([1e-6, 4e-5, 5e-5]), "selu": np.array([2e-5, 3e-5, 1e-9])})
+    spectra = spectra_with(
+        {}, {"relu": np.array([1e-6, 4e-5, 5e-5]), "selu": np.array([2e-5, 3e-5, 1e-9])}
+    )
     assert study.kinked_lambda_min(spectra) == pytest.approx(2e-5)
 
 
 def test_median_growth_leaves_out_unresolved_draws() -> None:
-    profiles = np.array([[1e-10, 1e-8], [np.nan, 1e-9], [1e-10, 3e-8], [1e-11, 2e-9]])  # (draws, depths)
+    profiles = np.array(
+        [[1e-10, 1e-8], [np.nan, 1e-9], [1e-10, 3e-8], [1e-11, 2e-9]]
+    )  # (draws, depths)
     assert study.median_growth(profiles) == pytest.approx([1.0, 200.0])
     assert np.isnan(study.median_growth(np.full((3, 2), np.nan))).all()
 
@@ -180,9 +253,20 @@ def test_depth_claim_sets_are_resolved_and_ignore_the_exploration_knobs() -> Non
     draws, left_out = study.resolved_circles(cfg, 0)
     assert len(draws) == 3 and left_out >= 0
     assert all(X.shape == (study.DEPTH_POINTS, cfg.ambient_dim) for X in draws)
-    assert all(not np.isnan(study.resolved_lambda_min(study.gram(X, study.Activation("tanh")))) for X in draws)
-    wider = study.config("quick", depth_draws=3, depth_weight_scales=[2.0], depth_sizes=[8], depths=[1, study.DEPTH_SUFFICIENT])
-    assert study.depth_growth(study.depth_sweep(wider, 0)) == pytest.approx(study.depth_growth(study.depth_sweep(cfg, 0)))
+    assert all(
+        not np.isnan(study.resolved_lambda_min(study.gram(X, study.Activation("tanh"))))
+        for X in draws
+    )
+    wider = study.config(
+        "quick",
+        depth_draws=3,
+        depth_weight_scales=[2.0],
+        depth_sizes=[8],
+        depths=[1, study.DEPTH_SUFFICIENT],
+    )
+    assert study.depth_growth(study.depth_sweep(wider, 0)) == pytest.approx(
+        study.depth_growth(study.depth_sweep(cfg, 0))
+    )
 
 
 def test_resolved_lambda_min() -> None:
@@ -229,7 +313,9 @@ def test_limit_gap_compares_eigenvalues_by_rank_over_the_leading_directions() ->
 
 
 def test_spectra_depend_on_the_seed_alone() -> None:
-    cfg = study.config("quick", subspace_dims=[2, 50], sweep_points=[10, 20], elu_alphas=[0.5], claim_draws=2)
+    cfg = study.config(
+        "quick", subspace_dims=[2, 50], sweep_points=[10, 20], elu_alphas=[0.5], claim_draws=2
+    )
     first, second, other = (study.measure_spectra(cfg, seed) for seed in (3, 3, 4))
     assert np.array_equal(first.lambda_min["relu"], second.lambda_min["relu"])
     assert not np.array_equal(first.lambda_min["relu"], other.lambda_min["relu"])

@@ -17,11 +17,26 @@ from torch import nn
 from trainingdynamics.benchmarks import main, peers
 from trainingdynamics.benchmarks.book_cost import chapter_times, totals
 from trainingdynamics.benchmarks.config import config
-from trainingdynamics.benchmarks.covariance import DENSE_GRAM, IMPLICIT_GRAM, LAYERED_GRAM, OURS_GRADIENTS
-from trainingdynamics.benchmarks.hessian import OURS, PYHESSIAN, reference_eigenvalues, relative_errors
+from trainingdynamics.benchmarks.covariance import (
+    DENSE_GRAM,
+    IMPLICIT_GRAM,
+    LAYERED_GRAM,
+    OURS_GRADIENTS,
+)
+from trainingdynamics.benchmarks.hessian import (
+    OURS,
+    PYHESSIAN,
+    reference_eigenvalues,
+    relative_errors,
+)
 from trainingdynamics.benchmarks.problems import LOSS, Problem
 from trainingdynamics.benchmarks.report import table, target_tally
-from trainingdynamics.benchmarks.targets import book_targets, covariance_targets, eigen_target, fastest_accurate
+from trainingdynamics.benchmarks.targets import (
+    book_targets,
+    covariance_targets,
+    eigen_target,
+    fastest_accurate,
+)
 from trainingdynamics.benchmarks.timing import measure
 from trainingdynamics.diagnostics import spectra
 from trainingdynamics.models.digits import mlp
@@ -54,27 +69,56 @@ def test_reference_eigenvalues_match_a_dense_eigensolver() -> None:
 
 def test_covariance_targets_add_the_shared_spectrum_stage() -> None:
     """Each pipeline costs its gradient stage plus the same spectrum stage: (4 + 1) / (0.5 + 1) = 3.33 vs the loop."""
-    seconds = {("gradients", OURS_GRADIENTS): 0.5, ("gradients", "per-example loop"): 4.0, ("gradients", "BackPACK BatchGrad"): 0.25,
-               ("spectrum", DENSE_GRAM): 1.0, ("spectrum", IMPLICIT_GRAM): 0.1}
-    rows = [{"model": "m", "n": 8, "stage": stage, "method": method, "seconds": s} for (stage, method), s in seconds.items()]
+    seconds = {
+        ("gradients", OURS_GRADIENTS): 0.5,
+        ("gradients", "per-example loop"): 4.0,
+        ("gradients", "BackPACK BatchGrad"): 0.25,
+        ("spectrum", DENSE_GRAM): 1.0,
+        ("spectrum", IMPLICIT_GRAM): 0.1,
+    }
+    rows = [
+        {"model": "m", "n": 8, "stage": stage, "method": method, "seconds": s}
+        for (stage, method), s in seconds.items()
+    ]
     found = {(t["method"], t["target"]): t for t in covariance_targets(rows)}
-    dense_loop = found[f"{OURS_GRADIENTS} + {DENSE_GRAM}", "gradient-covariance top eigenvalue vs per-example loop"]
+    dense_loop = found[
+        f"{OURS_GRADIENTS} + {DENSE_GRAM}", "gradient-covariance top eigenvalue vs per-example loop"
+    ]
     assert dense_loop["ratio"] == pytest.approx(5.0 / 1.5) and not dense_loop["met"]
-    implicit_loop = found[f"{OURS_GRADIENTS} + {IMPLICIT_GRAM}", "gradient-covariance top eigenvalue vs per-example loop"]
+    implicit_loop = found[
+        f"{OURS_GRADIENTS} + {IMPLICIT_GRAM}",
+        "gradient-covariance top eigenvalue vs per-example loop",
+    ]
     assert implicit_loop["ratio"] == pytest.approx(4.1 / 0.6) and implicit_loop["met"]
-    implicit_backpack = found[f"{OURS_GRADIENTS} + {IMPLICIT_GRAM}", "gradient-covariance top eigenvalue vs BackPACK BatchGrad"]
+    implicit_backpack = found[
+        f"{OURS_GRADIENTS} + {IMPLICIT_GRAM}",
+        "gradient-covariance top eigenvalue vs BackPACK BatchGrad",
+    ]
     assert implicit_backpack["ratio"] == pytest.approx(0.35 / 0.6) and not implicit_backpack["met"]
     assert not any(method == LAYERED_GRAM for method, _ in found)  # not measured: no target
 
 
 def test_the_layered_gram_is_compared_with_each_peer_followed_by_its_faster_route() -> None:
-    seconds = {("gradients", OURS_GRADIENTS): 0.5, ("gradients", "per-example loop"): 4.0, ("gradients", "BackPACK BatchGrad"): 0.25,
-               ("spectrum", DENSE_GRAM): 1.0, ("spectrum", IMPLICIT_GRAM): 0.1, ("both", LAYERED_GRAM): 0.05}
-    rows = [{"model": "m", "n": 8, "stage": stage, "method": method, "seconds": s} for (stage, method), s in seconds.items()]
+    seconds = {
+        ("gradients", OURS_GRADIENTS): 0.5,
+        ("gradients", "per-example loop"): 4.0,
+        ("gradients", "BackPACK BatchGrad"): 0.25,
+        ("spectrum", DENSE_GRAM): 1.0,
+        ("spectrum", IMPLICIT_GRAM): 0.1,
+        ("both", LAYERED_GRAM): 0.05,
+    }
+    rows = [
+        {"model": "m", "n": 8, "stage": stage, "method": method, "seconds": s}
+        for (stage, method), s in seconds.items()
+    ]
     found = {(t["method"], t["target"]): t for t in covariance_targets(rows)}
     loop = found[LAYERED_GRAM, "gradient-covariance top eigenvalue vs per-example loop"]
-    assert loop["ratio"] == pytest.approx(4.1 / 0.05) and loop["met"] and IMPLICIT_GRAM in loop["note"]
-    assert found[LAYERED_GRAM, "gradient-covariance top eigenvalue vs BackPACK BatchGrad"]["ratio"] == pytest.approx(0.35 / 0.05)
+    assert (
+        loop["ratio"] == pytest.approx(4.1 / 0.05) and loop["met"] and IMPLICIT_GRAM in loop["note"]
+    )
+    assert found[LAYERED_GRAM, "gradient-covariance top eigenvalue vs BackPACK BatchGrad"][
+        "ratio"
+    ] == pytest.approx(0.35 / 0.05)
 
 
 def test_measure_runs_round_robin_until_the_count_or_the_budget() -> None:
@@ -85,11 +129,19 @@ def test_measure_runs_round_robin_until_the_count_or_the_budget() -> None:
 
     timed = measure({"a": method("a"), "b": method("b")}, repeats=3, budget_s=1e9)
     assert order == ["a", "b"] * 3
-    assert {name: (len(t.seconds), t.result) for name, t in timed.items()} == {"a": (3, "aa"), "b": (3, "bb")}
-    assert {name: len(t.seconds) for name, t in measure({"a": method("a")}, repeats=3, budget_s=0.0).items()} == {"a": 1}
+    assert {name: (len(t.seconds), t.result) for name, t in timed.items()} == {
+        "a": (3, "aa"),
+        "b": (3, "bb"),
+    }
+    assert {
+        name: len(t.seconds)
+        for name, t in measure({"a": method("a")}, repeats=3, budget_s=0.0).items()
+    } == {"a": 1}
 
 
-def test_settle_waits_for_the_load_average_and_gives_up_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settle_waits_for_the_load_average_and_gives_up_at_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from trainingdynamics.benchmarks import timing
 
     averages = iter([3.0, 2.0, 1.0, 9.0])
@@ -109,7 +161,16 @@ def test_config_rejects_bad_values() -> None:
 
 def eigen_row(method: str, seconds: float, error: float, setting: str = "s") -> dict:
     """A result row as ``eigen_rows`` writes it, with only what the targets read."""
-    return {"model": "m", "n": 8, "k": 1, "method": method, "setting": setting, "seconds": seconds, "n_hvp": 4, "max_rel_error": error}
+    return {
+        "model": "m",
+        "n": 8,
+        "k": 1,
+        "method": method,
+        "setting": setting,
+        "seconds": seconds,
+        "n_hvp": 4,
+        "max_rel_error": error,
+    }
 
 
 def test_targets_use_the_fastest_setting_that_reaches_the_accuracy() -> None:
@@ -126,7 +187,11 @@ def test_targets_use_the_fastest_setting_that_reaches_the_accuracy() -> None:
 
 
 def test_targets_fall_back_to_pyhessians_default_and_say_so() -> None:
-    rows = [eigen_row(PYHESSIAN, 1.0, 1e-2, "default"), eigen_row(PYHESSIAN, 3.0, 1e-3), eigen_row(OURS, 2.0, 1e-6)]
+    rows = [
+        eigen_row(PYHESSIAN, 1.0, 1e-2, "default"),
+        eigen_row(PYHESSIAN, 3.0, 1e-3),
+        eigen_row(OURS, 2.0, 1e-6),
+    ]
     target = eigen_target(rows, OURS, 1e-4, 3.0, "top-1")
     assert target["ratio"] == 0.5 and not target["met"]
     assert "did not reach" in target["note"] and "default" in target["note"]
@@ -138,7 +203,9 @@ def test_chapter_times_read_the_runner_records(tmp_path: Path) -> None:
     (layout.build / "claims").mkdir(parents=True)
     for chapter in ("quickstart", "plateaus"):
         layout.source(chapter).write_text("{}")
-    layout.claims("quickstart").write_text(json.dumps({"run": {"parameters": {"profile": "full"}, "seconds": 12.5}}))
+    layout.claims("quickstart").write_text(
+        json.dumps({"run": {"parameters": {"profile": "full"}, "seconds": 12.5}})
+    )
     rows = chapter_times(layout)
     assert rows == [
         {"chapter": "quickstart", "quick": None, "full": 12.5},
@@ -150,14 +217,27 @@ def test_chapter_times_read_the_runner_records(tmp_path: Path) -> None:
 
 def test_book_targets_add_the_html_build_and_need_a_fresh_book() -> None:
     """Whole book = chapters' recorded times + the timed unchanged rebuild; a stale chapter leaves both unmeasured."""
-    whole, rebuild = book_targets({"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 7, "seconds": 6.0}})
-    assert (whole["seconds"], whole["met"], rebuild["seconds"], rebuild["met"]) == (406.0, True, 6.0, True)
-    whole, rebuild = book_targets({"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 5}})
+    whole, rebuild = book_targets(
+        {"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 7, "seconds": 6.0}}
+    )
+    assert (whole["seconds"], whole["met"], rebuild["seconds"], rebuild["met"]) == (
+        406.0,
+        True,
+        6.0,
+        True,
+    )
+    whole, rebuild = book_targets(
+        {"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 5}}
+    )
     assert whole["met"] is None and rebuild["met"] is None and "5 of 7" in rebuild["note"]
 
 
 def test_the_tally_counts_a_target_met_by_any_of_our_methods_once() -> None:
-    rows = [{"target": "t", "case": "a", "met": False}, {"target": "t", "case": "a", "met": True}, {"target": "t", "case": "b", "met": False}]
+    rows = [
+        {"target": "t", "case": "a", "met": False},
+        {"target": "t", "case": "a", "met": True},
+        {"target": "t", "case": "b", "met": False},
+    ]
     assert "meets 1 of 2 speed targets (1 of the 3 method-by-method rows" in target_tally(rows)
 
 
@@ -165,8 +245,12 @@ def test_markdown_table() -> None:
     assert table(["a", "b"], [[1, "x"]]) == "| a | b |\n|---|---|\n| 1 | x |"
 
 
-def test_a_missing_peer_names_the_install_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setitem(sys.modules, "pyhessian", None)  # makes `import pyhessian` raise ImportError
+def test_a_missing_peer_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setitem(
+        sys.modules, "pyhessian", None
+    )  # makes `import pyhessian` raise ImportError
     with pytest.raises(peers.MissingPeerError, match="--no-deps"):
         peers.peer("pyhessian")
     assert main(["--quick", "--root", str(REPO), "--out", "/nonexistent"]) == 2
@@ -178,7 +262,9 @@ def test_pyhessian_wrapper_counts_hvps_and_releases_the_graph() -> None:
     problem = tiny_problem(torch.float32)
     model = problem.copy().model
     torch.manual_seed(0)
-    found = peers.pyhessian_eigenvalues(model, LOSS, problem.X, problem.y, k=2, tol=0.0, max_iter=7)  # tol 0: never stops early
+    found = peers.pyhessian_eigenvalues(
+        model, LOSS, problem.X, problem.y, k=2, tol=0.0, max_iter=7
+    )  # tol 0: never stops early
     assert found.n_hvp == 14 and len(found.values) == 2
     assert all(p.grad is None for p in model.parameters())
 
@@ -206,7 +292,16 @@ def test_quick_mode_writes_results_and_renders_the_page(tmp_path: Path) -> None:
     out, book = tmp_path / "bench", tmp_path / "book"
     assert main(["--quick", "--root", str(REPO), "--out", str(out), "--book", str(book)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert {"machine", "versions", "eigenvalues", "trace", "covariance", "book", "targets", "contended"} <= set(results)
+    assert {
+        "machine",
+        "versions",
+        "eigenvalues",
+        "trace",
+        "covariance",
+        "book",
+        "targets",
+        "contended",
+    } <= set(results)
     assert {r["method"] for r in results["eigenvalues"]} >= {OURS, PYHESSIAN}
     assert all(r["max_rel_error"] < 1e-3 for r in results["eigenvalues"] if r["method"] == OURS)
     page = (book / "performance.md").read_text()

@@ -76,10 +76,18 @@ def test_book_builds_at_quick_profile(quick_book) -> None:
 
 def test_each_chapter_is_executed_once_by_the_build_and_never_by_the_rebuild(quick_book) -> None:
     report = build_report(quick_book)
-    assert report["first"]["executions"] == {chapter: 1 for chapter in available(quick_book / "book")}
+    assert report["first"]["executions"] == {
+        chapter: 1 for chapter in available(quick_book / "book")
+    }
     assert report["second"]["status"] == 0 and report["second"]["executions"] == {}
-    rows = [line for line in report["second"]["stdout"].splitlines()[1:] if not line.startswith("book built")]
-    assert rows and all("cached (recorded run: " in line for line in rows), report["second"]["stdout"]
+    rows = [
+        line
+        for line in report["second"]["stdout"].splitlines()[1:]
+        if not line.startswith("book built")
+    ]
+    assert rows and all("cached (recorded run: " in line for line in rows), report["second"][
+        "stdout"
+    ]
 
 
 def test_the_status_page_lists_every_claim_of_every_chapter_with_its_verdict(quick_book) -> None:
@@ -91,7 +99,11 @@ def test_the_status_page_lists_every_claim_of_every_chapter_with_its_verdict(qui
         assert record["passed"], chapter
         chapter_page = (html / "book" / f"{chapter}.html").read_text()
         for claim in record["claims"]:
-            assert claim["source"] in ("paper", "exact", "ours") and claim["reference"] and claim["reason"], claim["name"]
+            assert (
+                claim["source"] in ("paper", "exact", "ours")
+                and claim["reference"]
+                and claim["reason"]
+            ), claim["name"]
             row = f'<tr id="{anchor(chapter, claim["name"])}">'
             assert row in status_page, f"status page lacks {chapter}.{claim['name']}"
             assert f">{claim['verdict']}</span>" in status_page.split(row)[1].split("</tr>")[0]
@@ -112,4 +124,6 @@ def test_the_notebook_gives_bit_identical_claims_to_the_study_run_in_process(qui
         in_process = study.claims(study.run(study.config("quick"), seed=0))
     finally:
         torch.set_num_threads(threads)
-    assert [(c.name, c.value) for c in quick_claims(quick_book, "quickstart")] == [(c.name, c.value) for c in in_process]
+    assert [(c.name, c.value) for c in quick_claims(quick_book, "quickstart")] == [
+        (c.name, c.value) for c in in_process
+    ]

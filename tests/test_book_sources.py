@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 import yaml
 
 from trainingdynamics.book import GENERATED_PAGES
@@ -45,8 +45,12 @@ def test_parameters_cell_matches_the_study_config(chapter: str) -> None:
     assert declared["profile"] == "quick" and declared["seed"] == 0 and declared["device"] == "cpu"
     knobs = {name: value for name, value in declared.items() if name not in COMMON_PARAMETERS}
     fields = {f.name for f in dataclasses.fields(study(chapter).PROFILES["quick"])}
-    assert set(knobs) <= fields, f"{chapter}: parameters {set(knobs) - fields} are not Config fields"
-    assert all(value is None for value in knobs.values()), f"{chapter}: knobs must default to None (the profile's value)"
+    assert set(knobs) <= fields, (
+        f"{chapter}: parameters {set(knobs) - fields} are not Config fields"
+    )
+    assert all(value is None for value in knobs.values()), (
+        f"{chapter}: knobs must default to None (the profile's value)"
+    )
 
 
 def toc_files() -> list[str]:
@@ -55,11 +59,15 @@ def toc_files() -> list[str]:
 
 
 def test_toc_lists_the_chapters_in_registry_order() -> None:
-    chapters_in_toc = [f.removeprefix("book/") for f in toc_files() if f.removeprefix("book/") in CHAPTERS]
+    chapters_in_toc = [
+        f.removeprefix("book/") for f in toc_files() if f.removeprefix("book/") in CHAPTERS
+    ]
     assert chapters_in_toc == CHAPTER_NAMES
     for entry in toc_files():
         if entry in GENERATED_PAGES:
-            assert not (REPO / f"{entry}.md").exists(), f"{entry} is generated at build time, never stored"
+            assert not (REPO / f"{entry}.md").exists(), (
+                f"{entry} is generated at build time, never stored"
+            )
             continue
         assert any((REPO / f"{entry}{suffix}").is_file() for suffix in (".md", ".ipynb")), entry
 
@@ -81,7 +89,9 @@ def test_nothing_in_the_package_or_the_book_refers_to_an_issue_tracker() -> None
 
 def test_intro_lists_every_chapter_with_its_title() -> None:
     intro = (BOOK / "intro.md").read_text()
-    listed = re.search(r"<!-- chapter-list.*?-->\n(.*?)<!-- end chapter-list -->", intro, re.S).group(1)
+    listed = re.search(
+        r"<!-- chapter-list.*?-->\n(.*?)<!-- end chapter-list -->", intro, re.S
+    ).group(1)
     expected = "".join(f"- [{study(c).TITLE}]({c}.ipynb)\n" for c in CHAPTER_NAMES)
     assert listed == expected
 
@@ -89,9 +99,13 @@ def test_intro_lists_every_chapter_with_its_title() -> None:
 def test_bibliography_has_the_papers_the_chapters_cite() -> None:
     keys = set(re.findall(r"@\w+\{([^,]+),", (BOOK / "references.bib").read_text()))
     for chapter in CHAPTER_NAMES:
-        text = "".join(c.source for c in nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4).cells)
+        text = "".join(
+            c.source for c in nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4).cells
+        )
         for cited in re.findall(r"\{cite[^}]*\}`([^`]+)`", text):
-            assert set(k.strip() for k in cited.split(",")) <= keys, f"{chapter} cites unknown {cited}"
+            assert set(k.strip() for k in cited.split(",")) <= keys, (
+                f"{chapter} cites unknown {cited}"
+            )
 
 
 def dependency_name(spec: str) -> str:

@@ -16,17 +16,31 @@ def test_digits_are_standardised_and_labelled():
     assert data.X.shape == (1797, 64) and data.y.shape == (1797,) and data.n_classes == 10
     varying = data.X.std(dim=0) > 0
     torch.testing.assert_close(data.X.mean(dim=0), torch.zeros(64), atol=1e-5, rtol=0)
-    torch.testing.assert_close(data.X[:, varying].std(dim=0, unbiased=False), torch.ones(int(varying.sum())), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        data.X[:, varying].std(dim=0, unbiased=False),
+        torch.ones(int(varying.sum())),
+        atol=1e-5,
+        rtol=0,
+    )
     assert set(data.y.tolist()) == set(range(10))
     assert digits(images=True).X.shape == (1797, 1, 8, 8)
 
 
 def test_global_standardisation_has_one_scale_and_no_outlier_pixels():
-    per_pixel, shared = digits(dtype=torch.float64), digits(dtype=torch.float64, standardise="global")
-    assert float(per_pixel.X.abs().max()) > 40  # a near-blank pixel's rare stroke, in standard deviations
-    assert float(shared.X.mean()) == pytest.approx(0.0, abs=1e-12) and float(shared.X.std(unbiased=False)) == pytest.approx(1.0)
+    per_pixel, shared = (
+        digits(dtype=torch.float64),
+        digits(dtype=torch.float64, standardise="global"),
+    )
+    assert (
+        float(per_pixel.X.abs().max()) > 40
+    )  # a near-blank pixel's rare stroke, in standard deviations
+    assert float(shared.X.mean()) == pytest.approx(0.0, abs=1e-12) and float(
+        shared.X.std(unbiased=False)
+    ) == pytest.approx(1.0)
     assert float(shared.X.abs().max()) < 2.5
-    raw = torch.as_tensor(load_digits().data, dtype=torch.float64)  # one affine map of the raw 0–16 pixels for all pixels
+    raw = torch.as_tensor(
+        load_digits().data, dtype=torch.float64
+    )  # one affine map of the raw 0–16 pixels for all pixels
     torch.testing.assert_close(shared.X, (raw - raw.mean()) / raw.std(unbiased=False))
     with pytest.raises(ValueError):
         digits(standardise="none")
@@ -47,13 +61,23 @@ def test_split_is_a_seeded_partition():
 
 
 def test_one_hot_rows():
-    torch.testing.assert_close(one_hot(torch.tensor([2, 0]), 3), torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    torch.testing.assert_close(
+        one_hot(torch.tensor([2, 0]), 3), torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    )
 
 
 def test_mlp_layers_and_batch_norm_placement():
     model = mlp((64, 32, 16, 10), activation="tanh", batch_norm=True)
     kinds = [type(m) for m in model]
-    assert kinds == [nn.Linear, nn.BatchNorm1d, nn.Tanh, nn.Linear, nn.BatchNorm1d, nn.Tanh, nn.Linear]
+    assert kinds == [
+        nn.Linear,
+        nn.BatchNorm1d,
+        nn.Tanh,
+        nn.Linear,
+        nn.BatchNorm1d,
+        nn.Tanh,
+        nn.Linear,
+    ]
     assert model(torch.randn(5, 64)).shape == (5, 10)
     with pytest.raises(ValueError):
         mlp((64,))

@@ -61,13 +61,20 @@ def test_bad_relation_or_source_is_rejected() -> None:
 def test_every_verdict_kind(provenance: dict, value: float, expected: str) -> None:
     claim = at_most("a", "s", value, 1.0, **provenance)
     assert claim.verdict == expected
-    assert claim.passed == (expected in ("reproduced", "exact", "holds", "not reproduced", "out of reach", "not supported"))
+    assert claim.passed == (
+        expected
+        in ("reproduced", "exact", "holds", "not reproduced", "out of reach", "not supported")
+    )
 
 
 @pytest.mark.parametrize(
     "provenance",
     [
-        OURS | {"known_failure": "why", "failure": "not reproduced"},  # our hypothesis cannot blame the paper
+        OURS
+        | {
+            "known_failure": "why",
+            "failure": "not reproduced",
+        },  # our hypothesis cannot blame the paper
         OURS | {"known_failure": "why", "failure": "out of reach"},
         PAPER | {"known_failure": "why", "failure": "not supported"},
         EXACT | {"known_failure": "why"},  # mathematics must hold
@@ -107,35 +114,54 @@ def test_verdict_writes_a_strict_json_record(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(CLAIMS_FILE_VARIABLE, str(target))
     claims = [
         at_most("good", "s", 0.5, 1.0, **EXACT),
-        at_most("known", "s", math.inf, 1.0, known_failure="reason", failure="out of reach", **PAPER),
+        at_most(
+            "known", "s", math.inf, 1.0, known_failure="reason", failure="out of reach", **PAPER
+        ),
     ]
     table = verdict("demo", claims).data
     text = target.read_text()
-    record = json.loads(text, parse_constant=lambda token: pytest.fail(f"non-standard JSON token {token}"))
+    record = json.loads(
+        text, parse_constant=lambda token: pytest.fail(f"non-standard JSON token {token}")
+    )
     assert record["chapter"] == "demo" and record["passed"] is True
     assert [c["verdict"] for c in record["claims"]] == ["exact", "out of reach"]
     assert [c["source"] for c in record["claims"]] == ["exact", "paper"]
-    assert record["claims"][1]["value"] == "Infinity" and record["claims"][1]["failure"] == "out of reach"
+    assert (
+        record["claims"][1]["value"] == "Infinity"
+        and record["claims"][1]["failure"] == "out of reach"
+    )
     assert list(table["verdict"]) == ["exact", "out of reach"]
-    assert table.loc["known", "known failure"] == "reason" and table.loc["known", "reference"] == "§3, Conjecture 1"
+    assert (
+        table.loc["known", "known failure"] == "reason"
+        and table.loc["known", "reference"] == "§3, Conjecture 1"
+    )
 
 
 @pytest.mark.parametrize("value", [0.5, 3.0, math.nan, math.inf, -math.inf, 1e-300])
 def test_json_round_trip(value: float) -> None:
     claim = at_least("x", "statement", value, 1.0, known_failure="why", title="X", **PAPER)
     back = claim_from_record(json.loads(json.dumps(claim_record(claim), allow_nan=False)))
-    assert back.verdict == claim.verdict and back.reference == claim.reference and back.failure == claim.failure
+    assert (
+        back.verdict == claim.verdict
+        and back.reference == claim.reference
+        and back.failure == claim.failure
+    )
     assert (math.isnan(back.value) and math.isnan(value)) or back == claim
     document = json.loads(to_json("demo", [claim]))
     assert claim_from_record(document["claims"][0]).verdict == claim.verdict
 
 
 def test_the_verdict_table_is_one_narrow_component_with_anchors() -> None:
-    claims = [at_most("good_one", "what <is> tested", 0.5, 1.0, **EXACT), at_most("bad", "s", 2.0, 1.0, known_failure="why", **OURS)]
+    claims = [
+        at_most("good_one", "what <is> tested", 0.5, 1.0, **EXACT),
+        at_most("bad", "s", 2.0, 1.0, known_failure="why", **OURS),
+    ]
     page = verdict("demo", claims)._repr_html_()
     assert 'id="claim-demo-good-one"' in page and "table-layout: fixed" in page
     assert "what &lt;is&gt; tested" in page  # statements are escaped
-    assert page.count("<tr id=") == 2 and ">not supported</span>" in page and ">exact</span>" in page
+    assert (
+        page.count("<tr id=") == 2 and ">not supported</span>" in page and ">exact</span>" in page
+    )
 
 
 def test_verdict_refuses_empty_or_duplicate_claims() -> None:

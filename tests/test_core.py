@@ -62,7 +62,7 @@ def test_resolve_rejects_bad_input_with_one_line(profile, overrides, message) ->
 def test_seed_everything_makes_draws_repeatable() -> None:
     first = (seed_everything(3).standard_normal(4), torch.rand(3), np.random.rand(2))
     second = (seed_everything(3).standard_normal(4), torch.rand(3), np.random.rand(2))
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(ValueError):
         seed_everything(-1)
@@ -125,7 +125,15 @@ def test_minibatches_cover_each_epoch_once() -> None:
     model, X, y = linear_problem(n=12)
     seen: list[int] = []
     model.register_forward_hook(lambda m, inputs, out: seen.extend(inputs[0][:, 0].tolist()))
-    train(model, mse, X, y, optimizer=torch.optim.SGD(model.parameters(), lr=0.0), steps=3, batch_size=4)
+    train(
+        model,
+        mse,
+        X,
+        y,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.0),
+        steps=3,
+        batch_size=4,
+    )
     assert sorted(seen) == sorted(X[:, 0].tolist())
 
 
@@ -138,8 +146,15 @@ def test_callbacks_see_the_step_and_can_stop_training() -> None:
         state.history.log(state.step, grad_norm=float(state.model.weight.grad.norm()))
         return state.step == 5
 
-    history = train(model, mse, X, y, optimizer=torch.optim.SGD(model.parameters(), lr=0.01), steps=50,
-                    callbacks=[every(1, stop_at_five)])
+    history = train(
+        model,
+        mse,
+        X,
+        y,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+        steps=50,
+        callbacks=[every(1, stop_at_five)],
+    )
     assert steps_seen == list(range(6))
     assert list(history.steps("grad_norm")) == list(range(6))
     assert (history.values("grad_norm") > 0).all()
@@ -153,8 +168,15 @@ def test_divergence_names_the_step() -> None:
 
 def test_divergence_can_be_recorded_instead() -> None:
     model, X, y = linear_problem()
-    history = train(model, mse, X, y, optimizer=torch.optim.SGD(model.parameters(), lr=50.0), steps=2000,
-                    stop_on_divergence=False)
+    history = train(
+        model,
+        mse,
+        X,
+        y,
+        optimizer=torch.optim.SGD(model.parameters(), lr=50.0),
+        steps=2000,
+        stop_on_divergence=False,
+    )
     assert history.diverged_at is not None and history.diverged_at < 2000
     assert len(history.values("loss")) == history.diverged_at
 

@@ -10,11 +10,20 @@ import torch
 from scipy import integrate
 
 from trainingdynamics.diagnostics import gram
-from trainingdynamics.diagnostics.gram import Activation, RandomFeatureNetwork, empirical_gram, gram_matrix, montecarlo_gram
+from trainingdynamics.diagnostics.gram import (
+    Activation,
+    RandomFeatureNetwork,
+    empirical_gram,
+    gram_matrix,
+    montecarlo_gram,
+)
 from trainingdynamics.profiles import ParameterError
 
 THETAS = np.array([0.0, 1e-3, 0.3, 1.0, math.pi / 2, 2.5, math.pi - 1e-3, math.pi])
-ALL = [Activation(name) for name in gram.ACTIVATIONS] + [Activation("elu", 0.5), Activation("elu", 2.0)]
+ALL = [Activation(name) for name in gram.ACTIVATIONS] + [
+    Activation("elu", 0.5),
+    Activation("elu", 2.0),
+]
 
 
 def data(n: int, k: int, d: int, seed: int = 0) -> np.ndarray:
@@ -60,12 +69,26 @@ def nested_quad_dual(activation: Activation, kind: str, theta: float, scale: flo
         kink = -rho * z1 / s
         pieces = [(-12.0, kink), (kink, 12.0)] if -12 < kink < 12 else [(-12.0, 12.0)]
         return sum(
-            integrate.quad(lambda z2: f(rho * z1 + s * z2) * math.exp(-z2 * z2 / 2), a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+            integrate.quad(
+                lambda z2: f(rho * z1 + s * z2) * math.exp(-z2 * z2 / 2),
+                a,
+                b,
+                epsabs=1e-14,
+                epsrel=1e-13,
+                limit=200,
+            )[0]
             for a, b in pieces
         ) / math.sqrt(2 * math.pi)
 
     outer = [
-        integrate.quad(lambda z1: f(z1) * inner(z1) * math.exp(-z1 * z1 / 2), a, b, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+        integrate.quad(
+            lambda z1: f(z1) * inner(z1) * math.exp(-z1 * z1 / 2),
+            a,
+            b,
+            epsabs=1e-13,
+            epsrel=1e-12,
+            limit=200,
+        )[0]
         for a, b in [(-12.0, 0.0), (0.0, 12.0)]
     ]
     return sum(outer) / math.sqrt(2 * math.pi)
@@ -81,19 +104,31 @@ def test_quadrature_matches_closed_forms(name: str, kind: str, scale: float) -> 
     assert np.max(np.abs(gram.dual(act, kind, THETAS, scale=scale) - exact)) < 1e-12 * scale**4
 
 
-@pytest.mark.parametrize("activation", [Activation("selu"), Activation("elu", 0.5), Activation("tanh"), Activation("swish")], ids=str)
+@pytest.mark.parametrize(
+    "activation",
+    [Activation("selu"), Activation("elu", 0.5), Activation("tanh"), Activation("swish")],
+    ids=str,
+)
 @pytest.mark.parametrize("kind", ["derivative", "value"])
 def test_quadrature_matches_nested_adaptive_quadrature(activation: Activation, kind: str) -> None:
     for theta in (0.05, 1.1, 2.6):
         reference = nested_quad_dual(activation, kind, theta)
-        assert gram.dual(activation, kind, np.array([theta]))[0] == pytest.approx(reference, abs=1e-10)
+        assert gram.dual(activation, kind, np.array([theta]))[0] == pytest.approx(
+            reference, abs=1e-10
+        )
 
 
 def test_relu_closed_forms_are_the_textbook_values() -> None:
     # θ = π/2: independent signs give 1/4; E[relu(u)relu(v)] = 1/(2π); θ = 0: E[relu²] = 1/2
-    assert gram.exact_dual(Activation("relu"), "derivative", 1.0, np.array([math.pi / 2]))[0] == pytest.approx(0.25)
-    assert gram.exact_dual(Activation("relu"), "value", 1.0, np.array([math.pi / 2]))[0] == pytest.approx(1 / (2 * math.pi))
-    assert gram.exact_dual(Activation("relu"), "value", 1.0, np.array([0.0]))[0] == pytest.approx(0.5)
+    assert gram.exact_dual(Activation("relu"), "derivative", 1.0, np.array([math.pi / 2]))[
+        0
+    ] == pytest.approx(0.25)
+    assert gram.exact_dual(Activation("relu"), "value", 1.0, np.array([math.pi / 2]))[
+        0
+    ] == pytest.approx(1 / (2 * math.pi))
+    assert gram.exact_dual(Activation("relu"), "value", 1.0, np.array([0.0]))[0] == pytest.approx(
+        0.5
+    )
 
 
 @pytest.mark.parametrize("activation", ALL, ids=str)
@@ -108,12 +143,16 @@ def test_derivative_jumps() -> None:
     assert Activation("relu").derivative_jump == 1.0
     assert Activation("elu", 1.0).derivative_jump == 0.0
     assert Activation("elu", 0.25).derivative_jump == pytest.approx(0.75)
-    assert Activation("selu").derivative_jump == pytest.approx(gram.SELU_SCALE * (gram.SELU_ALPHA - 1))
+    assert Activation("selu").derivative_jump == pytest.approx(
+        gram.SELU_SCALE * (gram.SELU_ALPHA - 1)
+    )
     assert Activation("tanh").derivative_jump == Activation("swish").derivative_jump == 0.0
 
 
 @pytest.mark.parametrize("activation", ALL, ids=str)
-def test_gram_is_symmetric_psd_with_the_second_moment_on_the_diagonal(activation: Activation) -> None:
+def test_gram_is_symmetric_psd_with_the_second_moment_on_the_diagonal(
+    activation: Activation,
+) -> None:
     X = data(40, 5, 12)
     method = "exact" if activation.name in ("relu", "quadratic") else "quadrature"
     G = gram_matrix(X, activation, method=method)
@@ -127,7 +166,11 @@ def test_gram_is_rotation_invariant() -> None:
     X = data(30, 4, 8)
     Q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((8, 8)))
     for name in ("tanh", "selu"):
-        assert np.allclose(gram_matrix(X, name, method="quadrature"), gram_matrix(X @ Q, name, method="quadrature"), atol=1e-14)
+        assert np.allclose(
+            gram_matrix(X, name, method="quadrature"),
+            gram_matrix(X @ Q, name, method="quadrature"),
+            atol=1e-14,
+        )
 
 
 def test_exact_and_quadrature_agree_for_relu_and_at_depth() -> None:
@@ -135,7 +178,14 @@ def test_exact_and_quadrature_agree_for_relu_and_at_depth() -> None:
     for depth in (1, 3):
         for kind in ("derivative", "value"):
             exact = gram_matrix(X, "relu", kind=kind, depth=depth)
-            assert np.max(np.abs(gram_matrix(X, "relu", kind=kind, method="quadrature", depth=depth) - exact)) < 1e-12
+            assert (
+                np.max(
+                    np.abs(
+                        gram_matrix(X, "relu", kind=kind, method="quadrature", depth=depth) - exact
+                    )
+                )
+                < 1e-12
+            )
 
 
 def test_quadratic_gram_has_the_rank_of_degree_two_polynomials() -> None:
@@ -158,7 +208,9 @@ def test_montecarlo_agrees_within_its_standard_error(name: str, kind: str) -> No
     X = data(12, 3, 6)
     mean, stderr = montecarlo_gram(X, name, kind=kind, samples=200_000, seed=1)
     method = "exact" if name == "relu" else "quadrature"
-    z = (mean - gram_matrix(X, name, kind=kind, method=method))[np.triu_indices(12)] / stderr[np.triu_indices(12)]
+    z = (mean - gram_matrix(X, name, kind=kind, method=method))[np.triu_indices(12)] / stderr[
+        np.triu_indices(12)
+    ]
     assert 0.5 < np.sqrt(np.mean(z**2)) < 1.5
     assert np.max(np.abs(z)) < 5
 
@@ -173,11 +225,20 @@ def test_montecarlo_standard_error_shrinks_as_one_over_root_samples() -> None:
 def test_empirical_gram_is_the_finite_width_formula() -> None:
     X = torch.as_tensor(data(15, 4, 7))
     for depth in (1, 3):
-        net = RandomFeatureNetwork(7, 64, "swish", depth=depth, weight_scale=1.3, generator=torch.Generator().manual_seed(0))
+        net = RandomFeatureNetwork(
+            7,
+            64,
+            "swish",
+            depth=depth,
+            weight_scale=1.3,
+            generator=torch.Generator().manual_seed(0),
+        )
         h = net.features(X)
         slopes = net.activation.derivative(h @ net.hidden.detach().T)  # (n, m)
         expected = (slopes @ slopes.T / 64) * (h @ h.T)
-        assert np.allclose(empirical_gram(net, X, ["hidden"]), expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+        assert np.allclose(
+            empirical_gram(net, X, ["hidden"]), expected.detach().numpy(), rtol=1e-12, atol=1e-14
+        )
 
 
 def test_network_starts_at_zero_output() -> None:
@@ -194,15 +255,27 @@ def test_empirical_gram_converges_to_the_limit_at_rate_root_width(depth: int) ->
     def error(width: int) -> float:
         runs = []
         for seed in range(4):
-            net = RandomFeatureNetwork(6, width, "tanh", depth=depth, weight_scale=1.5, generator=torch.Generator().manual_seed(seed))
-            runs.append(np.linalg.norm(empirical_gram(net, torch.as_tensor(X), ["hidden"]) - limit) / np.linalg.norm(limit))
+            net = RandomFeatureNetwork(
+                6,
+                width,
+                "tanh",
+                depth=depth,
+                weight_scale=1.5,
+                generator=torch.Generator().manual_seed(seed),
+            )
+            runs.append(
+                np.linalg.norm(empirical_gram(net, torch.as_tensor(X), ["hidden"]) - limit)
+                / np.linalg.norm(limit)
+            )
         return float(np.sqrt(np.mean(np.square(runs))))
 
     assert error(64) / error(1024) == pytest.approx(4.0, rel=0.5)
 
 
 def test_deep_correlations_stay_unit_on_the_diagonal_and_in_range() -> None:
-    rho = gram.propagate(gram.correlations(data(20, 2, 5)), Activation("tanh"), 5, "quadrature", 2.0)
+    rho = gram.propagate(
+        gram.correlations(data(20, 2, 5)), Activation("tanh"), 5, "quadrature", 2.0
+    )
     assert np.allclose(np.diag(rho), 1.0) and np.all(np.abs(rho) <= 1 + 1e-12)
 
 

@@ -39,13 +39,30 @@ CLAIM_SOURCES = {
 
 def tiny_config(**overrides) -> study.Config:
     """A config that runs in a second or two: short runs, two seeds, a small paper example."""
-    knobs = dict(steps=3000, seeds=2, c1_seeds=3, records=120, polish_steps=2000, paper_width=10, paper_points=20, paper_steps=500)
+    knobs = dict(
+        steps=3000,
+        seeds=2,
+        c1_seeds=3,
+        records=120,
+        polish_steps=2000,
+        paper_width=10,
+        paper_points=20,
+        paper_steps=500,
+    )
     return study.config("quick", **(knobs | overrides))
 
 
 def fake_trajectory(counts: np.ndarray, changes: np.ndarray, steps: np.ndarray) -> Trajectory:
     zeros = np.zeros(counts.shape)
-    return Trajectory(steps, np.ones(len(steps)), np.ones(len(steps)), changes, counts, Params(zeros, zeros, zeros), Params(zeros[0], zeros[0], zeros[0]))
+    return Trajectory(
+        steps,
+        np.ones(len(steps)),
+        np.ones(len(steps)),
+        changes,
+        counts,
+        Params(zeros, zeros, zeros),
+        Params(zeros[0], zeros[0], zeros[0]),
+    )
 
 
 def test_profiles_and_overrides():
@@ -66,18 +83,25 @@ def test_profiles_and_overrides():
 def test_device_auto_is_accepted_and_changes_nothing():
     cfg = tiny_config(steps=200, polish_steps=10, paper_steps=50, targets=["abs"])
     auto, cpu = study.run(cfg, seed=1, device="auto"), study.run(cfg, seed=1, device="cpu")
-    np.testing.assert_array_equal(auto.main.trajectory.loss, cpu.main.trajectory.loss)  # numpy on the CPU either way
+    np.testing.assert_array_equal(
+        auto.main.trajectory.loss, cpu.main.trajectory.loss
+    )  # numpy on the CPU either way
 
 
 def test_sweep_streams_are_named_and_the_regime_gets_its_own_seed_count():
     cfg = tiny_config(steps=20, sweep_widths=(8, 20), sweep_scales=(0.1, 1.0), c1_seeds=5)
     sweep = study.sweep_experiments(cfg, 0)
     assert sorted(sweep) == [(8, 1.0), (20, 0.1), (20, 1.0)]
-    assert sweep[20, 0.1].trajectory.loss.shape[0] == 5 and sweep[20, 1.0].trajectory.loss.shape[0] == cfg.seeds
+    assert (
+        sweep[20, 0.1].trajectory.loss.shape[0] == 5
+        and sweep[20, 1.0].trajectory.loss.shape[0] == cfg.seeds
+    )
     # the two width-20 settings draw from different streams (the old seed + 7919·width + 10⁴·scale arithmetic is gone)
     first = lambda e: e.trajectory.params.w[..., 0, :]  # noqa: E731
     assert not np.allclose(first(sweep[20, 0.1])[: cfg.seeds], first(sweep[20, 1.0]))
-    np.testing.assert_array_equal(first(study.sweep_experiments(cfg, 0)[20, 0.1]), first(sweep[20, 0.1]))
+    np.testing.assert_array_equal(
+        first(study.sweep_experiments(cfg, 0)[20, 0.1]), first(sweep[20, 0.1])
+    )
 
 
 def test_swept_points_counts_chattering_once_and_sweeps_fully():
@@ -122,7 +146,7 @@ def test_non_interval_sets_detects_a_non_interval():
     experiment = study.main_experiment(tiny_config(steps=10, targets=["abs"]), 0)
     assert study.non_interval_sets(experiment) == 0
     # a hand-made "active set" that is not an interval: flip the sign of x for one record
-    broken = study.Experiment(-x[::-1] ** 2 + 0.5, y, 0.0, experiment.trajectory, 1.0)
+    broken = study.Experiment(-(x[::-1] ** 2) + 0.5, y, 0.0, experiment.trajectory, 1.0)
     assert study.non_interval_sets(broken) > 0
 
 
@@ -152,16 +176,28 @@ def test_converged_requires_the_polished_point_to_keep_its_pattern():
     # L_A, but its optimum has the kinks at 0.55 and 0.44, outside the frozen pattern: not a stationary point of L
     x, y = make_data("piecewise", 40)
     start = Params(np.array([[0.5, -0.4]]), np.array([[1.0, -1.0]]), np.array([[0.21, 0.33]]))
-    experiment = study.Experiment(x, y, 0.01, gradient_descent(x, y, start, 0.01, 0, np.array([0])), 1.0)
-    row = study.polished_summary(study.config("quick", targets=["piecewise"], seeds=1), study.polish(experiment, 5000, 50, rounds=1)).iloc[0]
+    experiment = study.Experiment(
+        x, y, 0.01, gradient_descent(x, y, start, 0.01, 0, np.array([0])), 1.0
+    )
+    row = study.polished_summary(
+        study.config("quick", targets=["piecewise"], seeds=1),
+        study.polish(experiment, 5000, 50, rounds=1),
+    ).iloc[0]
     assert row["loss after"] - row["L_A"] <= 1e-12 * row["L_A"]  # at L_A of the frozen problem...
-    assert not row["pattern kept"] and not row["converged"]  # ...yet it left the pattern, so it does not count
+    assert (
+        not row["pattern kept"] and not row["converged"]
+    )  # ...yet it left the pattern, so it does not count
 
 
 def test_polishing_flags_runs_that_did_not_converge():
-    summary = study.polished_summary(study.config("quick", targets=["abs"], seeds=1), study.polish(kept_pattern_experiment(), 3, 2))
+    summary = study.polished_summary(
+        study.config("quick", targets=["abs"], seeds=1),
+        study.polish(kept_pattern_experiment(), 3, 2),
+    )
     row = summary.iloc[0]
-    assert not row["converged"] and row["loss after"] - row["L_A"] > 1e-3 * row["L_A"]  # 3 steps do not reach L_A
+    assert (
+        not row["converged"] and row["loss after"] - row["L_A"] > 1e-3 * row["L_A"]
+    )  # 3 steps do not reach L_A
     assert row["sum r"] > 1e-6
 
 
@@ -173,16 +209,30 @@ def test_tiny_run_produces_all_claims_and_exact_ones_hold():
     assert all(c.reference and c.reason for c in claims.values())
     for name in ("prefix_suffix", "autograd", "lower_bound"):
         assert claims[name].holds, claims[name]
-    assert isinstance(result.runs, pd.DataFrame) and len(result.runs) == len(result.cfg.targets) * result.cfg.seeds
-    assert {"rate ratio", "swept/decade on plateaus", "flips/decade on drops"} <= set(result.runs.columns)
+    assert (
+        isinstance(result.runs, pd.DataFrame)
+        and len(result.runs) == len(result.cfg.targets) * result.cfg.seeds
+    )
+    assert {"rate ratio", "swept/decade on plateaus", "flips/decade on drops"} <= set(
+        result.runs.columns
+    )
 
 
 def test_plateau_level_uses_plateaus_whose_kinks_move_by_at_most_one_point():
     plateaus = pd.DataFrame(
-        {"stop": [500, 800, 1000, 1000], "max sweep": [1, 0, 1, 3], "flips": [3, 0, 4000, 9], "gap": [0.5, 0.3, 1e-4, 0.9]},
+        {
+            "stop": [500, 800, 1000, 1000],
+            "max sweep": [1, 0, 1, 3],
+            "flips": [3, 0, 4000, 9],
+            "gap": [0.5, 0.3, 1e-4, 0.9],
+        },
     )
     kept = study.kept_pattern_plateaus(plateaus)
-    assert kept.index.tolist() == [0, 1, 2]  # chattering (max sweep 1) is allowed, a sweep of 3 points is not
+    assert kept.index.tolist() == [
+        0,
+        1,
+        2,
+    ]  # chattering (max sweep 1) is allowed, a sweep of 3 points is not
     assert study.constant_pattern_plateaus(plateaus).index.tolist() == [1]
     reason = study.plateau_level_reason(plateaus, last_step=1000)
     assert "2 of the 3 kept-pattern plateaus end more than 2% above L_A" in reason
@@ -192,7 +242,9 @@ def test_plateau_level_uses_plateaus_whose_kinks_move_by_at_most_one_point():
 
 
 def test_claim_values_are_finite_even_without_plateaus_or_converged_runs():
-    result = study.run(tiny_config(steps=30, polish_steps=3, paper_steps=30, targets=["abs"]), seed=0)
+    result = study.run(
+        tiny_config(steps=30, polish_steps=3, paper_steps=30, targets=["abs"]), seed=0
+    )
     claims = {c.name: c for c in study.claims(result)}
     assert all(math.isfinite(c.value) for c in claims.values()), claims
     assert claims["kept_plateaus"].value == 0 and not claims["kept_plateaus"].holds
@@ -212,13 +264,28 @@ def test_a_second_polishing_round_restarts_only_the_runs_that_left_their_pattern
     # batch of two: the kept-pattern network and the piecewise pair whose frozen optimum leaves its pattern
     kept = kept_pattern_experiment()
     x, y = kept.x, kept.y
-    start = Params(np.array([[0.8, 1.1], [0.5, -0.4]]), np.array([[1.0, -1.0], [1.0, -1.0]]), np.array([[0.001, 0.001], [0.21, 0.33]]))
-    experiment = study.Experiment(x, y, 0.01, gradient_descent(x, y, start, 0.01, 0, np.array([0])), 1.0)
-    one, two = study.polish(experiment, 3000, 30, rounds=1), study.polish(experiment, 3000, 30, rounds=2)
+    start = Params(
+        np.array([[0.8, 1.1], [0.5, -0.4]]),
+        np.array([[1.0, -1.0], [1.0, -1.0]]),
+        np.array([[0.001, 0.001], [0.21, 0.33]]),
+    )
+    experiment = study.Experiment(
+        x, y, 0.01, gradient_descent(x, y, start, 0.01, 0, np.array([0])), 1.0
+    )
+    one, two = (
+        study.polish(experiment, 3000, 30, rounds=1),
+        study.polish(experiment, 3000, 30, rounds=2),
+    )
     assert one.pattern_kept.tolist() == [True, False]
-    np.testing.assert_array_equal(two.experiment.trajectory.loss[0], one.experiment.trajectory.loss[0])  # untouched
+    np.testing.assert_array_equal(
+        two.experiment.trajectory.loss[0], one.experiment.trajectory.loss[0]
+    )  # untouched
     # the second run restarted from where the first round left it, frozen in the pattern it had reached
-    np.testing.assert_array_equal(two.experiment.trajectory.params.w[1, 0], one.experiment.trajectory.final.w[1])
-    lo, hi = active_intervals(x, one.experiment.trajectory.final.w[1], one.experiment.trajectory.final.b[1])
+    np.testing.assert_array_equal(
+        two.experiment.trajectory.params.w[1, 0], one.experiment.trajectory.final.w[1]
+    )
+    lo, hi = active_intervals(
+        x, one.experiment.trajectory.final.w[1], one.experiment.trajectory.final.b[1]
+    )
     assert (two.lo[1].tolist(), two.hi[1].tolist()) == (lo.tolist(), hi.tolist())
     assert two.experiment.trajectory.loss[1, -1] <= one.experiment.trajectory.loss[1, -1]

@@ -15,7 +15,11 @@ def test_log_lines_turn_redraws_into_one_line_per_state() -> None:
     lines.write("\rchapter: cell 0 of 2")
     lines.write("\rchapter: cell 0 of 2")  # a redraw of the same state
     lines.write("\rchapter: cell 1 of 2\rchapter: cell 2 of 2\n")
-    assert stream.getvalue().splitlines() == ["chapter: cell 0 of 2", "chapter: cell 1 of 2", "chapter: cell 2 of 2"]
+    assert stream.getvalue().splitlines() == [
+        "chapter: cell 0 of 2",
+        "chapter: cell 1 of 2",
+        "chapter: cell 2 of 2",
+    ]
 
 
 def test_cell_progress_in_a_log_is_one_line_per_cell(monkeypatch, capsys) -> None:

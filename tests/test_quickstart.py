@@ -24,7 +24,9 @@ def test_truncated_run_fails_its_claims() -> None:
 
 
 def test_predicted_rate_is_the_worst_mode() -> None:
-    assert study.predicted_rate(0.5, np.array([0.2, 1.0, 3.9])) == pytest.approx(max(0.9, 0.5, 0.95))
+    assert study.predicted_rate(0.5, np.array([0.2, 1.0, 3.9])) == pytest.approx(
+        max(0.9, 0.5, 0.95)
+    )
 
 
 @pytest.mark.parametrize("overrides", [{"n_features": 10}, {"step_fraction": 1.2}, {"noise": -1.0}])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainingdynamics.diagnostics.activation import active_intervals, activation_counts
+from trainingdynamics.diagnostics.activation import activation_counts, active_intervals
 from trainingdynamics.models.shallow import (
     TARGETS,
     Params,
@@ -31,7 +31,7 @@ def network(seed: int, width: int = 9, batch: tuple[int, ...] = ()) -> Params:
 def test_forward_matches_a_python_loop():
     x, _ = make_data("abs", 7)
     p = network(0, 4)
-    expected = [sum(c * max(w * xi + b, 0.0) for c, w, b in zip(p.c, p.w, p.b)) for xi in x]
+    expected = [sum(c * max(w * xi + b, 0.0) for c, w, b in zip(p.c, p.w, p.b, strict=True)) for xi in x]
     np.testing.assert_allclose(forward(x, p), expected, atol=1e-15)
 
 
@@ -49,7 +49,9 @@ def test_closed_form_gradients_match_autograd(seed):
     p = network(seed, 12, (3,))
     reference = autograd_gradients(x, y, p)
     for name in ("c", "w", "b"):
-        np.testing.assert_allclose(getattr(gradients(x, y, p), name), getattr(reference, name), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(
+            getattr(gradients(x, y, p), name), getattr(reference, name), rtol=1e-10, atol=1e-14
+        )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -71,7 +73,10 @@ def test_gradients_match_central_finite_differences():
     h = 1e-6
     for name in ("c", "w", "b"):
         for j in range(5):
-            plus, minus = (Params(*(getattr(p, k) + s * h * (k == name) * np.eye(5)[j] for k in "cwb")) for s in (1, -1))
+            plus, minus = (
+                Params(*(getattr(p, k) + s * h * (k == name) * np.eye(5)[j] for k in "cwb"))
+                for s in (1, -1)
+            )
             numeric = (loss(x, y, plus) - loss(x, y, minus)) / (2 * h)
             assert getattr(g, name)[j] == pytest.approx(numeric, rel=1e-6, abs=1e-9)
 
@@ -98,9 +103,13 @@ def test_gradient_descent_counts_every_pattern_change():
     start = network(5, 8)
     steps = 200
     trajectory = gradient_descent(x, y, start, 0.1, steps, np.arange(steps + 1))
-    per_step = np.count_nonzero(np.diff(trajectory.counts, axis=0), axis=1)  # changes of k_j between steps
+    per_step = np.count_nonzero(
+        np.diff(trajectory.counts, axis=0), axis=1
+    )  # changes of k_j between steps
     assert trajectory.changes[0] == 0
-    assert np.all(np.diff(trajectory.changes) >= per_step)  # a set can change with k_j fixed only by a sign flip
+    assert np.all(
+        np.diff(trajectory.changes) >= per_step
+    )  # a set can change with k_j fixed only by a sign flip
     assert trajectory.changes[-1] > 0
 
 
@@ -109,7 +118,7 @@ def test_batched_gradient_descent_equals_separate_runs():
     start = network(6, 5, (3,))
     batched = gradient_descent(x, y, start, 0.02, 100, np.array([100]))
     for k in range(3):
-        single = gradient_descent(x, y, start.map(lambda a: a[k]), 0.02, 100, np.array([100]))
+        single = gradient_descent(x, y, start.map(lambda a, k=k: a[k]), 0.02, 100, np.array([100]))
         np.testing.assert_allclose(batched.loss[k], single.loss, rtol=1e-13)
         assert batched.changes[k, -1] == single.changes[-1]
 
@@ -144,7 +153,9 @@ def test_gradient_descent_raises_on_divergence_and_names_the_step():
     with pytest.raises(DivergenceError, match=r"at step 0: loss nan of network \(1,\)"):
         gradient_descent(x, y, broken, 1e-2, 5, np.array([0]))
     # the chapter's step size trains without tripping the check, and the check can be relaxed to NaN/inf only
-    assert np.all(gradient_descent(x, y, start, 1e-2, 500, np.array([500])).loss[..., -1] < loss(x, y, start))
+    assert np.all(
+        gradient_descent(x, y, start, 1e-2, 500, np.array([500])).loss[..., -1] < loss(x, y, start)
+    )
     relaxed = gradient_descent(x, y, start, 20.0, 1, np.array([1]), divergence_factor=None)
     assert np.all(relaxed.loss[..., -1] > 10 * loss(x, y, start))
 
@@ -162,7 +173,12 @@ def test_fixed_pattern_hessian_matches_finite_differences_of_the_gradient():
         return np.concatenate([g.c, g.w, g.b])
 
     h = 1e-6
-    numeric = np.stack([(frozen_gradient(theta + h * e) - frozen_gradient(theta - h * e)) / (2 * h) for e in np.eye(9)])
+    numeric = np.stack(
+        [
+            (frozen_gradient(theta + h * e) - frozen_gradient(theta - h * e)) / (2 * h)
+            for e in np.eye(9)
+        ]
+    )
     np.testing.assert_allclose(hessian, numeric, atol=1e-7)
     assert np.allclose(hessian, hessian.T)
 
@@ -171,4 +187,6 @@ def test_targets_are_the_documented_functions():
     x, _ = make_data("abs", 5)
     np.testing.assert_allclose(TARGETS["sin5pi"](x), np.sin(5 * np.pi * x))
     assert TARGETS["piecewise"](np.array([-1.0, -0.5, 1.0])).tolist() == [0.0, 1.0, 0.0]
-    assert torch.get_default_dtype() == torch.float32  # the model does not change torch's global state
+    assert (
+        torch.get_default_dtype() == torch.float32
+    )  # the model does not change torch's global state

@@ -13,7 +13,9 @@ from trainingdynamics.seeding import child_rng
 from trainingdynamics.studies import simplex as study
 
 
-def problem(n: int = 40, d: int = 2, hidden: tuple[int, ...] = (3, 3), seed: int = 0) -> tuple[drs.L1Landscape, np.ndarray]:
+def problem(
+    n: int = 40, d: int = 2, hidden: tuple[int, ...] = (3, 3), seed: int = 0
+) -> tuple[drs.L1Landscape, np.ndarray]:
     """A small random landscape and its random starting first layer."""
     rng = np.random.default_rng(seed)
     X, y = rng.uniform(-3, 3, (n, d)), rng.uniform(-3, 3, n)
@@ -26,7 +28,7 @@ def torch_residuals(land: drs.L1Landscape, theta: torch.Tensor) -> torch.Tensor:
     X = torch.as_tensor(land.Xa[:, :-1])
     W1 = theta.reshape(land.n1, -1)
     z = X @ W1[:, :-1].T + W1[:, -1]
-    for W, b in zip(land.network.weights, land.network.biases):
+    for W, b in zip(land.network.weights, land.network.biases, strict=True):
         z = torch.relu(z) @ torch.as_tensor(W).T + torch.as_tensor(b)
     return z[:, 0] - torch.as_tensor(land.y)
 
@@ -50,7 +52,13 @@ def test_normals_match_finite_differences():
     branches, units = np.divmod(np.arange(values.size), land.units)
     normals = land.normals(M[branches], branches, units)
     h = 1e-7
-    fd = np.stack([(land.values(theta + h * e) - land.values(theta - h * e)).ravel() / (2 * h) for e in np.eye(land.dim)], axis=1)
+    fd = np.stack(
+        [
+            (land.values(theta + h * e) - land.values(theta - h * e)).ravel() / (2 * h)
+            for e in np.eye(land.dim)
+        ],
+        axis=1,
+    )
     np.testing.assert_allclose(normals, fd, atol=1e-6)
 
 
@@ -60,7 +68,9 @@ def test_ratio_test_finds_the_first_sign_change():
     states = values > 0
     M = land.products(states)
     direction = np.random.default_rng(1).standard_normal(land.dim)
-    tau, hits = drs.ratio_test(land, values, M, land.normal_norms(M), states, direction, np.array([], dtype=int))
+    tau, hits = drs.ratio_test(
+        land, values, M, land.normal_norms(M), states, direction, np.array([], dtype=int)
+    )
     before = land.values(theta + (1 - 1e-7) * tau * direction)
     after = land.values(theta + (1 + 1e-7) * tau * direction)
     assert np.array_equal(before > 0, states)
@@ -83,7 +93,9 @@ def edge_steps(land: drs.L1Landscape, vertex: drs.Vertex, edge_set: drs.Edges) -
     steps = []
     for index, d in enumerate(edge_set.directions):
         k, positive = divmod(index, 2)
-        states, M, norms = drs.set_branch_state(land, vertex, int(vertex.critical[k]), bool(positive))
+        states, M, norms = drs.set_branch_state(
+            land, vertex, int(vertex.critical[k]), bool(positive)
+        )
         steps.append(drs.ratio_test(land, vertex.values, M, norms, states, d, vertex.critical)[0])
     return np.array(steps)
 
@@ -100,8 +112,13 @@ def test_phase_one_skips_boundaries_dependent_on_the_critical_ones():
     assert np.isfinite(drs.edges(land, vertex).normalised).all()
 
 
-@pytest.mark.parametrize(("hidden", "d", "seed", "degenerate"), [((), 2, 0, False), ((4,), 2, 4, False), ((3, 3), 2, 0, False), ((4,), 2, 0, True)])
-def test_edges_keep_the_other_boundaries_at_zero_and_have_the_stated_slope(hidden, d, seed, degenerate):
+@pytest.mark.parametrize(
+    ("hidden", "d", "seed", "degenerate"),
+    [((), 2, 0, False), ((4,), 2, 4, False), ((3, 3), 2, 0, False), ((4,), 2, 0, True)],
+)
+def test_edges_keep_the_other_boundaries_at_zero_and_have_the_stated_slope(
+    hidden, d, seed, degenerate
+):
     """Along each edge of positive length: the other critical boundaries stay 0, the released one moves by ±t,
     the loss changes at the stated slope. At a degenerate vertex (a unit at w = b = 0, where all its
     hyperplanes meet) the edges that would cross one of those hyperplanes have length zero instead."""
@@ -120,7 +137,9 @@ def test_edges_keep_the_other_boundaries_at_zero_and_have_the_stated_slope(hidde
         moved = land.values(vertex.theta + t * d)
         assert np.abs(moved.flat[np.delete(vertex.critical, k)]).max() < 1e-12
         assert moved.flat[vertex.critical[k]] == pytest.approx(t if positive else -t, rel=1e-6)
-        assert (land.loss(vertex.theta + t * d) - loss) / t == pytest.approx(slope, rel=1e-5, abs=1e-6)
+        assert (land.loss(vertex.theta + t * d) - loss) / t == pytest.approx(
+            slope, rel=1e-5, abs=1e-6
+        )
 
 
 @pytest.mark.parametrize("rule", ["steepest", "sequential_flip"])
@@ -139,7 +158,9 @@ def test_deep_run_is_monotone_and_ends_at_a_local_minimum():
     land, theta = problem(n=60, hidden=(3, 3), seed=2)
     trace = drs.simplex(land, theta, max_pivots=5000)
     assert trace.certified and trace.final_min_slope >= -1e-10
-    direct = np.array([land.loss(theta) for theta in trace.thetas])  # forward passes, independent of the tracking
+    direct = np.array(
+        [land.loss(theta) for theta in trace.thetas]
+    )  # forward passes, independent of the tracking
     np.testing.assert_array_equal(direct, trace.direct_losses)
     assert np.all(np.diff(direct) <= 1e-9 * direct[:-1])
     assert direct[-1] < direct[0]
@@ -165,9 +186,21 @@ def test_deep_relu_simplex_is_deterministic_and_draws_the_network_from_the_seed(
     a = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=5000)
     b = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=5000)
     c = drs.deep_relu_simplex(X, y, (3, 2), seed=6, max_pivots=5000)
-    for name in ("losses", "direct_losses", "thetas", "zero_counts", "critical_offsets", "conditions"):
+    for name in (
+        "losses",
+        "direct_losses",
+        "thetas",
+        "zero_counts",
+        "critical_offsets",
+        "conditions",
+    ):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    assert (a.status, a.ties, a.degenerate, a.final_min_slope) == (b.status, b.ties, b.degenerate, b.final_min_slope)
+    assert (a.status, a.ties, a.degenerate, a.final_min_slope) == (
+        b.status,
+        b.ties,
+        b.degenerate,
+        b.final_min_slope,
+    )
     network = drs.random_network(2, (3, 2), child_rng(5, "network"))
     np.testing.assert_array_equal(a.landscape.network.theta0, network.theta0)
     assert a.start_loss == a.landscape.loss(network.theta0.ravel())
@@ -200,9 +233,13 @@ def test_limit_fit_recovers_an_exact_decay_and_respects_its_bounds():
     assert fit.rate == pytest.approx(0.93, abs=1e-6)
     assert fit.finite
     assert drs.fit_limit(k, losses, upper=6.0).limit == 6.0  # L* ≤ upper
-    assert drs.fit_limit(k, 100.0 - 0.5 * k, upper=55.0).limit == 0.0  # a straight decay: L* runs to the bound 0
+    assert (
+        drs.fit_limit(k, 100.0 - 0.5 * k, upper=55.0).limit == 0.0
+    )  # a straight decay: L* runs to the bound 0
     flat = drs.fit_limit(k, 50.0 - 1e-4 * k, upper=50.0)
-    assert 1.0 - flat.rate < 1.01 * (1.0 - drs.Q_MAX) and not flat.finite  # q at the cap: no finite limit
+    assert (
+        1.0 - flat.rate < 1.01 * (1.0 - drs.Q_MAX) and not flat.finite
+    )  # q at the cap: no finite limit
 
 
 def test_decay_statistics_use_the_window_for_the_fit_and_the_tail_for_r2():
@@ -210,15 +247,31 @@ def test_decay_statistics_use_the_window_for_the_fit_and_the_tail_for_r2():
     K = 200
     losses = 50.0 + 20.0 * 0.95 ** np.arange(K + 1)  # L_K − L* = 7e-4, L_0.8K − L_K = 5.4e-3
     trace = drs.SimplexTrace(
-        losses=losses, direct_losses=losses, thetas=np.arange(K + 1, dtype=float)[:, None] * np.ones((1, 2)),
-        zero_counts=np.zeros(K + 1), critical_offsets=np.zeros(K + 1), conditions=np.ones(K + 1), start_loss=losses[0],
-        status="local minimum", final_min_slope=0.0, ties=0, degenerate=0, seconds=1.0, landscape=None,
+        losses=losses,
+        direct_losses=losses,
+        thetas=np.arange(K + 1, dtype=float)[:, None] * np.ones((1, 2)),
+        zero_counts=np.zeros(K + 1),
+        critical_offsets=np.zeros(K + 1),
+        conditions=np.ones(K + 1),
+        start_loss=losses[0],
+        status="local minimum",
+        final_min_slope=0.0,
+        ties=0,
+        degenerate=0,
+        seconds=1.0,
+        landscape=None,
     )
     decay = study.decay_statistics(trace)
     assert (decay.window_start, decay.window_stop) == (80, 160)
     assert decay.estimate == pytest.approx(50.0, rel=1e-8) and decay.finite and decay.fit == "ok"
     assert decay.r2 == pytest.approx(1.0, abs=1e-6) and decay.gap_closed > 0.8 and decay.holds
-    straight = drs.SimplexTrace(**{**trace.__dict__, "losses": 300.0 - 0.1 * np.arange(K + 1), "direct_losses": 300.0 - 0.1 * np.arange(K + 1)})
+    straight = drs.SimplexTrace(
+        **{
+            **trace.__dict__,
+            "losses": 300.0 - 0.1 * np.arange(K + 1),
+            "direct_losses": 300.0 - 0.1 * np.arange(K + 1),
+        }
+    )
     decay = study.decay_statistics(straight)
     assert decay.fit == "L* at 0" and decay.gap_closed < 0.5 and not decay.holds
 

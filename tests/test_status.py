@@ -19,8 +19,18 @@ EXACT = dict(source="exact", reference="Lemma 7 closed form", reason="float64 ro
 
 CLAIMS = [
     at_most("paper_holds", "the peak falls with η", -1.0, -0.8, title="Peak falls", **PAPER),
-    at_most("paper_fails", "conditioning rises", 2.0, 1.0, known_failure="falls 0.16 → 0.09", **PAPER),
-    at_most("paper_far", "BN at η = 1", 2.0, 1.0, known_failure="stalls at η ≥ 0.1", failure="out of reach", **PAPER),
+    at_most(
+        "paper_fails", "conditioning rises", 2.0, 1.0, known_failure="falls 0.16 → 0.09", **PAPER
+    ),
+    at_most(
+        "paper_far",
+        "BN at η = 1",
+        2.0,
+        1.0,
+        known_failure="stalls at η ≥ 0.1",
+        failure="out of reach",
+        **PAPER,
+    ),
     at_most("identity", "closed form equals Monte Carlo", 1e-16, 1e-12, **EXACT),
     at_least("our_check", "a count", 3, 1, **OURS),
     at_most("our_guess", "ends at L_A", 0.5, 0.02, known_failure="plateaus end in drops", **OURS),
@@ -42,12 +52,22 @@ def test_every_claim_has_a_row_with_its_verdict_source_reference_and_link(record
     page = status.status_page(CHAPTERS, records)
     rows = re.findall(r'<tr id="claim-alpha-([\w-]+)">(.*?)</tr>', page)
     assert [name for name, _ in rows] == [c.name.replace("_", "-") for c in CLAIMS]
-    expected = ["reproduced", "not reproduced", "out of reach", "exact", "holds", "not supported", "not measured"]
-    for (name, row), claim, word in zip(rows, CLAIMS, expected):
+    expected = [
+        "reproduced",
+        "not reproduced",
+        "out of reach",
+        "exact",
+        "holds",
+        "not supported",
+        "not measured",
+    ]
+    for (name, row), claim, word in zip(rows, CLAIMS, expected, strict=True):
         assert f">{word}</span>" in row, name  # the verdict is a word, not only a colour
         assert f'href="alpha.html#claim-alpha-{name}"' in row
         assert f"<em>{claim.source}</em>: {claim.reference}" in row and claim.reason in row
-    assert "falls 0.16 → 0.09" in page and "stalls at η ≥ 0.1" in page  # known-failure reasons shown
+    assert (
+        "falls 0.16 → 0.09" in page and "stalls at η ≥ 0.1" in page
+    )  # known-failure reasons shown
     assert "Peak falls" in page
     assert "{cite:t}`jastrzebski2020breakeven`" in page
 
@@ -60,7 +80,9 @@ def test_missing_and_malformed_records_are_shown_as_not_run(records) -> None:
     assert "not run" in gamma and "unreadable" in gamma and "no paper" in gamma
 
 
-@pytest.mark.parametrize("bad", [[1, 2], {"passed": True, "run": "x"}, {"claims": [{"name": "x"}]}, {"claims": "x"}])
+@pytest.mark.parametrize(
+    "bad", [[1, 2], {"passed": True, "run": "x"}, {"claims": [{"name": "x"}]}, {"claims": "x"}]
+)
 def test_claims_of_a_malformed_record_is_none(bad) -> None:
     assert status.claims_of(bad) is None
 
@@ -68,8 +90,15 @@ def test_claims_of_a_malformed_record_is_none(bad) -> None:
 def test_summary_line_counts_chapters_papers_and_verdicts(records) -> None:
     line = status.summary_line(CHAPTERS, records)
     assert line.startswith("**Reproduction status:** 3 chapters, 2 papers, 7 claims: ")
-    assert "1 reproduced, 1 not reproduced, 1 out of reach, 1 exact, 1 holds (ours), 1 not supported (ours)" in line
-    assert "1 not measured" in line and "not run: beta, gamma" in line and line.endswith("([details](status.md)).")
+    assert (
+        "1 reproduced, 1 not reproduced, 1 out of reach, 1 exact, 1 holds (ours), 1 not supported (ours)"
+        in line
+    )
+    assert (
+        "1 not measured" in line
+        and "not run: beta, gamma" in line
+        and line.endswith("([details](status.md)).")
+    )
 
 
 def test_stage_writes_the_page_and_the_front_page_summary(book_copy, monkeypatch) -> None:
@@ -81,7 +110,9 @@ def test_stage_writes_the_page_and_the_front_page_summary(book_copy, monkeypatch
     site = stage(layout, ["quickstart"])
     assert status.SUMMARY_MARKER in (layout.book / "intro.md").read_text()
     intro = (site / "book" / "intro.md").read_text()
-    assert status.SUMMARY_MARKER not in intro and "1 chapter, 0 papers, 1 claim: 1 reproduced" in intro
+    assert (
+        status.SUMMARY_MARKER not in intro and "1 chapter, 0 papers, 1 claim: 1 reproduced" in intro
+    )
     assert 'id="claim-quickstart-paper-holds"' in (site / "book" / "status.md").read_text()
 
 
@@ -95,12 +126,19 @@ def test_robustness_entries_pages_and_hold_rates_on_the_status_page(book_copy, r
         [{"seed": s, "status": "reproduced" if s else "failed", "claim": c, "value": v, "bound": 1.0, "passed": p}
          for s in (0, 1) for c, v, p in (("paper_holds", 0.5 + s, True), ("our_check", float("nan") if s else 2.0, bool(s)))]
     )  # fmt: skip
-    entry = robustness.chapter_entry(SweepResult(book_copy, table, summary_table(table), 2, 1), [0, 1], "quick")
+    entry = robustness.chapter_entry(
+        SweepResult(book_copy, table, summary_table(table), 2, 1), [0, 1], "quick"
+    )
     assert entry["claims"]["paper_holds"] == {"held": 2, "points": 2, "min": 0.5, "max": 1.5}
     assert entry["claims"]["our_check"]["held"] == 1 and entry["failed_seeds"] == [0]
     data = {"alpha": entry}
-    page = robustness.robustness_page([("alpha", "Alpha: a chapter"), ("beta", "Beta: never run")], data)
-    assert "| paper_holds | 2 of 2 | 0.5 | 1.5 |" in page and "| our_check | 1 of 2 (**not all**) |" in page
+    page = robustness.robustness_page(
+        [("alpha", "Alpha: a chapter"), ("beta", "Beta: never run")], data
+    )
+    assert (
+        "| paper_holds | 2 of 2 | 0.5 | 1.5 |" in page
+        and "| our_check | 1 of 2 (**not all**) |" in page
+    )
     assert "Not measured yet" in page.split("## Beta")[1]
     rates = {"alpha": robustness.hold_rates(data, "alpha")}
     status_page = status.status_page(CHAPTERS, records, rates)

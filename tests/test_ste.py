@@ -21,7 +21,12 @@ SAMPLES = 200_000
 def random_problem(seed: int, w_scale: float = 1.0) -> tuple[np.ndarray, ...]:
     """A random point (v, w) and teacher (v*, w*)."""
     rng = np.random.default_rng(seed)
-    return rng.standard_normal(M), w_scale * rng.standard_normal(N), rng.standard_normal(M), rng.standard_normal(N)
+    return (
+        rng.standard_normal(M),
+        w_scale * rng.standard_normal(N),
+        rng.standard_normal(M),
+        rng.standard_normal(N),
+    )
 
 
 def coordinate_z(samples: np.ndarray, exact: np.ndarray | float) -> np.ndarray:
@@ -30,7 +35,9 @@ def coordinate_z(samples: np.ndarray, exact: np.ndarray | float) -> np.ndarray:
     return np.atleast_1d(np.abs(samples.mean(axis=0) - exact) / standard_error)
 
 
-def assert_within_standard_errors(samples: np.ndarray, exact: np.ndarray | float, bound: float = 4.0) -> None:
+def assert_within_standard_errors(
+    samples: np.ndarray, exact: np.ndarray | float, bound: float = 4.0
+) -> None:
     """Every coordinate of the sample mean lies within ``bound`` standard errors of ``exact``, and so does the whole vector."""
     z = coordinate_z(samples, exact)
     assert z.max() < bound, f"largest z-score {z.max():.2f}"
@@ -50,7 +57,9 @@ def test_population_loss_matches_monte_carlo(seed):
 
 def test_population_loss_closed_form_by_hand():
     # m = 1: f = ⅛[2v² − 2v(2 − 2θ/π)v* + 2v*²]; at θ = π/2 with v = 1, v* = 2: ⅛[2 − 4 + 8] = 0.75.
-    value = S.population_loss(np.array([1.0]), np.array([1.0, 0.0]), np.array([2.0]), np.array([0.0, 3.0]))
+    value = S.population_loss(
+        np.array([1.0]), np.array([1.0, 0.0]), np.array([2.0]), np.array([0.0, 3.0])
+    )
     assert value == pytest.approx(0.75, rel=1e-14)
 
 
@@ -58,14 +67,20 @@ def test_population_loss_broadcasts_over_a_trajectory():
     v, w, v_star, w_star = random_problem(3)
     V, W = np.stack([v, 2 * v, -v]), np.stack([w, -w, 3 * w])
     batched = S.population_loss(V, W, v_star, w_star)
-    assert np.allclose(batched, [S.population_loss(a, b, v_star, w_star) for a, b in zip(V, W)], rtol=1e-14)
+    assert np.allclose(
+        batched, [S.population_loss(a, b, v_star, w_star) for a, b in zip(V, W, strict=True)], rtol=1e-14
+    )
 
 
 def test_angle_is_accurate_near_zero_and_pi():
     w_star = np.array([1.0, 0.0, 0.0])
     for tiny in (1e-9, 1e-6, 1e-3):
-        assert S.angle(np.array([1.0, tiny, 0.0]), w_star) == pytest.approx(np.arctan(tiny), rel=1e-9)
-        assert S.angle(np.array([-1.0, tiny, 0.0]), w_star) == pytest.approx(np.pi - np.arctan(tiny), rel=1e-12)
+        assert S.angle(np.array([1.0, tiny, 0.0]), w_star) == pytest.approx(
+            np.arctan(tiny), rel=1e-9
+        )
+        assert S.angle(np.array([-1.0, tiny, 0.0]), w_star) == pytest.approx(
+            np.pi - np.arctan(tiny), rel=1e-12
+        )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -73,8 +88,22 @@ def test_population_gradient_matches_finite_differences(seed):
     v, w, v_star, w_star = random_problem(seed)
     grad_v, grad_w = S.population_gradient(v, w, v_star, w_star)
     h = 1e-6
-    fd_v = [(S.population_loss(v + h * e, w, v_star, w_star) - S.population_loss(v - h * e, w, v_star, w_star)) / (2 * h) for e in np.eye(M)]
-    fd_w = [(S.population_loss(v, w + h * e, v_star, w_star) - S.population_loss(v, w - h * e, v_star, w_star)) / (2 * h) for e in np.eye(N)]
+    fd_v = [
+        (
+            S.population_loss(v + h * e, w, v_star, w_star)
+            - S.population_loss(v - h * e, w, v_star, w_star)
+        )
+        / (2 * h)
+        for e in np.eye(M)
+    ]
+    fd_w = [
+        (
+            S.population_loss(v, w + h * e, v_star, w_star)
+            - S.population_loss(v, w - h * e, v_star, w_star)
+        )
+        / (2 * h)
+        for e in np.eye(N)
+    ]
     assert np.allclose(grad_v, fd_v, atol=1e-8)
     assert np.allclose(grad_w, fd_w, atol=1e-8)
     assert abs(grad_w @ w) < 1e-12 * np.linalg.norm(grad_w) * np.linalg.norm(w)
@@ -91,7 +120,10 @@ def test_score_function_estimator_is_unbiased_for_the_w_gradient():
 def test_expected_coarse_gradient_matches_monte_carlo(ste, w_scale):
     v, w, v_star, w_star = random_problem(5, w_scale)
     Z = inputs(11)
-    for samples, exact in zip(S.coarse_gradient_samples(v, w, v_star, w_star, ste, Z), S.expected_coarse_gradient(v, w, v_star, w_star, ste)):
+    for samples, exact in zip(
+        S.coarse_gradient_samples(v, w, v_star, w_star, ste, Z),
+        S.expected_coarse_gradient(v, w, v_star, w_star, ste), strict=True,
+    ):
         assert_within_standard_errors(samples, exact)
 
 
@@ -133,8 +165,12 @@ def test_relu_expected_gradient_equals_the_papers_form():
     w_hat, w_star_hat = w / np.linalg.norm(w), w_star / np.linalg.norm(w_star)
     h = v @ v + v.sum() ** 2 - v.sum() * v_star.sum() + v @ v_star
     theta = S.angle(w, w_star)
-    paper = h / (2 * np.sqrt(2 * np.pi)) * w_hat - np.cos(theta / 2) * (v @ v_star) / np.sqrt(2 * np.pi) * (w_hat + w_star_hat) / np.linalg.norm(w_hat + w_star_hat)
-    assert np.allclose(S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1], paper, atol=1e-14)
+    paper = h / (2 * np.sqrt(2 * np.pi)) * w_hat - np.cos(theta / 2) * (v @ v_star) / np.sqrt(
+        2 * np.pi
+    ) * (w_hat + w_star_hat) / np.linalg.norm(w_hat + w_star_hat)
+    assert np.allclose(
+        S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1], paper, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("w_scale", [0.3, 1.0, 3.0])
@@ -155,7 +191,9 @@ def test_clipped_relu_gaussian_integrals_match_quadrature(w_scale):
 def test_clipped_relu_tends_to_relu_for_small_w():
     v, w, v_star, w_star = random_problem(9, 1e-3)
     clipped = S.expected_coarse_gradient(v, w, v_star, w_star, "clipped_relu")[1]
-    assert np.allclose(clipped, S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1], atol=1e-12)
+    assert np.allclose(
+        clipped, S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1], atol=1e-12
+    )
 
 
 def spurious_minimum(seed: int, radius: float = 1.0) -> tuple[np.ndarray, ...]:
@@ -192,7 +230,11 @@ def test_expected_coarse_gradient_correlates_positively(ste):
     rng = np.random.default_rng(1)
     for _ in range(200):
         v, w = rng.standard_normal(M), rng.standard_normal(N)
-        assert S.expected_coarse_gradient(v, w, v_star, w_star, ste)[1] @ S.population_gradient(v, w, v_star, w_star)[1] > 0
+        assert (
+            S.expected_coarse_gradient(v, w, v_star, w_star, ste)[1]
+            @ S.population_gradient(v, w, v_star, w_star)[1]
+            > 0
+        )
 
 
 def test_sampled_coarse_gradient_is_the_batch_mean():
@@ -200,7 +242,7 @@ def test_sampled_coarse_gradient_is_the_batch_mean():
     grad = S.sampled_coarse_gradient(v, w, v_star, w_star, "relu", 32, np.random.default_rng(3))
     Z = S.gaussian_inputs(32, M, N, np.random.default_rng(3))
     per_sample = S.coarse_gradient_samples(v, w, v_star, w_star, "relu", Z)
-    for a, b in zip(grad, per_sample):
+    for a, b in zip(grad, per_sample, strict=True):
         assert np.allclose(a, b.mean(axis=0), rtol=1e-14)
     assert grad[0].shape == (M,) and grad[1].shape == (N,)
 
@@ -213,11 +255,16 @@ def test_unknown_ste_is_rejected():
 
 def test_quantizer_levels():
     x = torch.tensor([-1.0, 0.0, 0.1, 0.5, 0.51, 1.0, 1.2, 7.0])
-    assert torch.equal(S.quantize(x, 2, 0.5), torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 1.0, 1.5, 1.5]))
+    assert torch.equal(
+        S.quantize(x, 2, 0.5), torch.tensor([0.0, 0.0, 0.5, 0.5, 1.0, 1.0, 1.5, 1.5])
+    )
     assert torch.equal(S.quantize(x, 1, 1.0), (x > 0).float())
 
 
-@pytest.mark.parametrize("ste, expected", [("identity", [1, 1, 1, 1]), ("relu", [0, 1, 1, 1]), ("clipped_relu", [0, 1, 1, 0])])
+@pytest.mark.parametrize(
+    "ste, expected",
+    [("identity", [1, 1, 1, 1]), ("relu", [0, 1, 1, 1]), ("clipped_relu", [0, 1, 1, 0])],
+)
 def test_quantized_activation_backward_uses_the_ste(ste, expected):
     x = torch.tensor([-0.5, 0.2, 1.4, 1.6], requires_grad=True)
     S.quantized_activation(x, 2, 0.5, ste).sum().backward()  # clipped ReLU top: (2² − 1)·0.5 = 1.5
@@ -260,7 +307,9 @@ def test_config_validation_and_overrides():
         study.config("slow")
 
 
-@pytest.mark.parametrize("knob, value", [("mc_points", 19), ("mc_samples", 99_999), ("correlation_points", 99)])
+@pytest.mark.parametrize(
+    "knob, value", [("mc_points", 19), ("mc_samples", 99_999), ("correlation_points", 99)]
+)
 def test_config_enforces_the_budget_minima(knob, value):
     """The Monte Carlo and correlation claims need ≥ 20 points × ≥ 1e5 samples and ≥ 100 points: smaller budgets are refused."""
     with pytest.raises(ParameterError, match=knob):
@@ -278,15 +327,23 @@ def test_teachers_are_non_degenerate(hidden):
         assert 0.25 <= rho <= (hidden + 1) / 4
         assert teacher.v_spurious @ v_star <= -0.5 * (v_star @ v_star) + 1e-12
         pull = study.gradient_norms_at_minima(teacher)["identity"]
-        assert np.allclose(pull, 2 * (hidden - 1) * rho * (v_star @ v_star) / ((hidden + 1) ** 2 * np.sqrt(2 * np.pi)), rtol=1e-12)
-    degenerate = np.array([1.0, -1.0, 0.5, -0.5, 0.01])  # 1ᵀv* ≈ 0: the identity STE's pull vanishes
+        assert np.allclose(
+            pull,
+            2 * (hidden - 1) * rho * (v_star @ v_star) / ((hidden + 1) ** 2 * np.sqrt(2 * np.pi)),
+            rtol=1e-12,
+        )
+    degenerate = np.array(
+        [1.0, -1.0, 0.5, -0.5, 0.01]
+    )  # 1ᵀv* ≈ 0: the identity STE's pull vanishes
     assert not study.admissible_teacher(degenerate)
     assert not study.admissible_teacher(np.ones(5))  # ρ = m ≥ (m + 1)/2: θ = π is no minimum
 
 
 def rotating_trajectory(thetas: np.ndarray) -> study.Trajectory:
     """A fake run whose w turns through the angles ``thetas`` from w* = e₁ in the (e₁, e₂) plane."""
-    teacher = study.make_teacher(study.config("quick", hidden=M, inputs=2), np.random.default_rng(0))
+    teacher = study.make_teacher(
+        study.config("quick", hidden=M, inputs=2), np.random.default_rng(0)
+    )
     teacher = study.Teacher(teacher.v_star, np.array([1.0, 0.0]), teacher.v_spurious)
     w = np.stack([np.cos(thetas), np.sin(thetas)], axis=1)
     return study.Trajectory(np.tile(teacher.v_spurious, (len(thetas), 1)), w, teacher=teacher)
@@ -302,7 +359,9 @@ def test_false_alarm_bound_of_the_monte_carlo_tolerance():
 def test_excursion_counts_moving_away_from_pi_not_sliding_into_it():
     sliding_in = rotating_trajectory(np.linspace(np.pi - 0.6, np.pi, 50))
     assert study.excursion_from_minimum(sliding_in) == pytest.approx(0.0, abs=1e-9)
-    leaving = rotating_trajectory(np.concatenate([np.linspace(np.pi - 0.1, np.pi, 10), np.linspace(np.pi, 1.0, 10)]))
+    leaving = rotating_trajectory(
+        np.concatenate([np.linspace(np.pi - 0.1, np.pi, 10), np.linspace(np.pi, 1.0, 10)])
+    )
     assert study.excursion_from_minimum(leaving) == pytest.approx(np.pi - 1.0 - 0.1, abs=1e-9)
 
 
@@ -315,7 +374,9 @@ def test_plot_band_skips_empty_columns():
     fig, ax = plt.subplots()
     values = np.array([[1.0, np.nan, 3.0], [2.0, np.nan, 5.0]])
     study.plot_band(ax, np.array([0, 10, 20]), values, "C0", "a")
-    assert np.array_equal(ax.lines[0].get_xdata(), [0, 20]) and np.array_equal(ax.lines[0].get_ydata(), [1.5, 4.0])
+    assert np.array_equal(ax.lines[0].get_xdata(), [0, 20]) and np.array_equal(
+        ax.lines[0].get_ydata(), [1.5, 4.0]
+    )
     plt.close(fig)
 
 
@@ -325,7 +386,10 @@ def test_landscape_best_v_is_below_the_other_curves():
     curves = study.landscape(teacher, np.linspace(0.01, np.pi, 50))
     best = curves["best v for each θ"]
     assert all(np.all(best <= c + 1e-12) for c in curves.values())
-    assert best[-1] == pytest.approx(S.population_loss(teacher.v_spurious, -teacher.w_star, teacher.v_star, teacher.w_star), rel=1e-12)
+    assert best[-1] == pytest.approx(
+        S.population_loss(teacher.v_spurious, -teacher.w_star, teacher.v_star, teacher.w_star),
+        rel=1e-12,
+    )
 
 
 def test_toy_claims_pass_at_the_quick_profile():
@@ -343,8 +407,14 @@ def test_toy_claims_pass_at_the_quick_profile():
         "identity_gradient_at_minimum": "paper", "identity_leaves": "paper", "relu_stays": "paper",
     }  # fmt: skip
     theory = study.theory_claims(result)
-    assert all(c.passed and c.known_failure is None for c in theory), [(c.name, c.value) for c in theory]
-    assert {c.name: c.source for c in theory} == {"ratio_identity_grows": "paper", "ratio_relu_bounded": "paper", "saddle_gradient": "exact"}
+    assert all(c.passed and c.known_failure is None for c in theory), [
+        (c.name, c.value) for c in theory
+    ]
+    assert {c.name: c.source for c in theory} == {
+        "ratio_identity_grows": "paper",
+        "ratio_relu_bounded": "paper",
+        "saddle_gradient": "exact",
+    }
     assert all(c.known_failure is None for c in claims)
 
 
@@ -368,14 +438,18 @@ def test_descent_ratio_matches_monte_carlo_away_from_the_minimum(ste):
     exact = S.descent_ratio(v, w, v_star, w_star, ste)
     assert standard_error < 0.05 * exact  # the check resolves the ratio to a few per cent
     assert abs(estimates.mean() - exact) < 4 * standard_error
-    assert abs(estimates.mean() - 1.15 * exact) > 4 * standard_error  # … and would catch a 15% error
+    assert (
+        abs(estimates.mean() - 1.15 * exact) > 4 * standard_error
+    )  # … and would catch a 15% error
 
 
 def test_descent_ratio_is_the_definition():
     v, w, v_star, w_star = random_problem(3)
     grad_v, grad_w = S.population_gradient(v, w, v_star, w_star)
     coarse = S.expected_coarse_gradient(v, w, v_star, w_star, "relu")[1]
-    assert S.descent_ratio(v, w, v_star, w_star, "relu") == pytest.approx(coarse @ coarse / (grad_v @ grad_v + coarse @ grad_w), rel=1e-14)
+    assert S.descent_ratio(v, w, v_star, w_star, "relu") == pytest.approx(
+        coarse @ coarse / (grad_v @ grad_v + coarse @ grad_w), rel=1e-14
+    )
 
 
 def test_descent_ratio_grows_like_one_over_the_distance_for_the_identity_ste():
@@ -388,8 +462,12 @@ def test_descent_ratio_grows_like_one_over_the_distance_for_the_identity_ste():
     limit = pull**2 * (2 * np.pi) ** 1.5 / (v @ v_star) ** 2
     t = study.RATIO_DISTANCES
     assert np.allclose(t[-1] * ratios["identity"][:, -1], limit, rtol=1e-2)
-    assert np.all(ratios["identity"][:, -1] > 1e3 * ratios["identity"][:, 0] * t[0] / 1e1)  # grows by ~ four decades over the path
-    assert np.all(np.diff(np.log(ratios["identity"][:, t <= 1e-2]), axis=1) > 0)  # monotone along the last two decades
+    assert np.all(
+        ratios["identity"][:, -1] > 1e3 * ratios["identity"][:, 0] * t[0] / 1e1
+    )  # grows by ~ four decades over the path
+    assert np.all(
+        np.diff(np.log(ratios["identity"][:, t <= 1e-2]), axis=1) > 0
+    )  # monotone along the last two decades
     for ste in ("relu", "clipped_relu"):
         assert np.all(ratios[ste][:, -1] < 1e-2 * ratios[ste][:, 0])
     assert np.allclose(study.ratio_slopes(ratios["identity"]), -1.0, atol=0.05)
@@ -403,7 +481,9 @@ def test_saddle_points_are_critical_points(seed):
     teacher = study.make_teacher(cfg, np.random.default_rng(seed))
     v, theta = S.saddle_point(teacher.v_star)
     assert np.pi / 2 < theta < np.pi and abs(v @ teacher.v_star) < 1e-12
-    largest = study.saddle_gradients(cfg, teacher, np.random.default_rng(100 + seed))  # not the teacher's stream
+    largest = study.saddle_gradients(
+        cfg, teacher, np.random.default_rng(100 + seed)
+    )  # not the teacher's stream
     assert max(largest["∂f/∂v"], largest["∂f/∂w"], largest["E g_w (relu)"]) < 1e-14
     assert largest["E g_w (identity)"] > 1e-3  # the identity STE does not rest there
     with pytest.raises(ValueError, match="no saddle"):
@@ -419,7 +499,12 @@ def test_stacked_models_match_single_models():
     X = torch.randn(3, 32, 64)
     together = study.forward_stack(stack, spec, X, train=False)
     for k in range(3):
-        alone = study.forward_stack(stack.select([k]), study.StackSpec.quantized([[1, 2, 4][k]], [["identity", "relu", "clipped_relu"][k]]), X[k : k + 1], train=False)
+        alone = study.forward_stack(
+            stack.select([k]),
+            study.StackSpec.quantized([[1, 2, 4][k]], [["identity", "relu", "clipped_relu"][k]]),
+            X[k : k + 1],
+            train=False,
+        )
         assert torch.allclose(together[k], alone[0], atol=1e-6)
 
 
@@ -430,27 +515,45 @@ def test_stacked_activation_quantizes_and_uses_each_models_ste():
     assert torch.allclose(out[0, 0], S.quantize(torch.tensor([-0.5, 0.2, 1.4, 2.5]), 2, 2.0 / 3))
     assert torch.equal(out[2, 0], torch.tensor([0.0, 2.0, 2.0, 2.0]))  # 1 bit: 2·1{x > 0}
     out.sum().backward()
-    assert torch.equal(x.grad[:, 0], torch.tensor([[1.0, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 0]]))  # clipped band (0, 2)
+    assert torch.equal(
+        x.grad[:, 0], torch.tensor([[1.0, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 0]])
+    )  # clipped band (0, 2)
 
 
 def test_digits_pipeline_runs_is_seeded_and_claims_are_sourced():
     from trainingdynamics.claims import check_provenance
 
-    cfg = study.config("quick", width=16, digit_seeds=1, pretrain_epochs=1, epochs=1, continue_epochs=1, n_train=320)
+    cfg = study.config(
+        "quick",
+        width=16,
+        digit_seeds=1,
+        pretrain_epochs=1,
+        epochs=1,
+        continue_epochs=1,
+        n_train=320,
+    )
     first, second = study.run_digits(cfg, seed=3), study.run_digits(cfg, seed=3)
-    assert np.array_equal(first.quantized[(2, "relu")]["train_loss"], second.quantized[(2, "relu")]["train_loss"])
+    assert np.array_equal(
+        first.quantized[(2, "relu")]["train_loss"], second.quantized[(2, "relu")]["train_loss"]
+    )
     assert first.quantized[(1, "identity")]["train_loss"].shape == (1, 2)
     # phase 1 starts from the pre-trained weights: same start for every STE; phase 2 from phase 1's end point
     starts = {first.quantized[(2, ste)]["train_loss"][0, 0] for ste in S.STES}
     assert len(starts) == 1
     for ste in S.STES:
-        assert first.repelled[(2, "clipped_relu", ste, "small")]["train_loss"][0, 0] == pytest.approx(first.quantized[(2, "clipped_relu")]["train_loss"][0, -1], rel=1e-6)
+        assert first.repelled[(2, "clipped_relu", ste, "small")]["train_loss"][
+            0, 0
+        ] == pytest.approx(first.quantized[(2, "clipped_relu")]["train_loss"][0, -1], rel=1e-6)
     result = study.Result(cfg, *[None] * 11, digits=first)
     assert set(study.digits_table(result).index) == {(b, ste) for b in cfg.bits for ste in S.STES}
     assert len(study.repelled_table(result)) == len(cfg.bits) * 2 * 2
     claims = study.digits_claims(result)
     check_provenance("ste", claims)
-    assert {c.name: c.source for c in claims} == {"digits_loss_ranking": "paper", "repelled": "paper", "binarized_loss_ranking": "ours"}
+    assert {c.name: c.source for c in claims} == {
+        "digits_loss_ranking": "paper",
+        "repelled": "paper",
+        "binarized_loss_ranking": "ours",
+    }
 
 
 def fake_digits(losses: dict[tuple[int, str], list[float]]) -> study.DigitsResult:
@@ -465,7 +568,9 @@ def test_loss_margin_takes_medians_and_the_worst_bit_width():
         (2, "identity"): [0.30, 0.20, 0.10], (2, "relu"): [0.05, 0.50, 0.06], (2, "clipped_relu"): [0.08, 0.07, 0.09],
         (4, "identity"): [0.04, 0.05, 0.06], (4, "relu"): [0.01, 0.02, 0.90], (4, "clipped_relu"): [0.07, 0.07, 0.07],
     }  # fmt: skip
-    result = study.Result(study.config("quick", bits=[2, 4]), *[None] * 11, digits=fake_digits(losses))
+    result = study.Result(
+        study.config("quick", bits=[2, 4]), *[None] * 11, digits=fake_digits(losses)
+    )
     # medians: 2 bits: identity 0.20, relu 0.06, clipped 0.08 → +0.14; 4 bits: 0.05, 0.02, 0.07 → +0.03
     assert study.loss_margin(result, [2, 4]) == pytest.approx(0.03)
     assert study.loss_margin(result, [2]) == pytest.approx(0.14)
@@ -474,9 +579,19 @@ def test_loss_margin_takes_medians_and_the_worst_bit_width():
 
 def test_repelled_share_counts_identity_above_clipped_relu():
     repelled = {}
-    for ste, finals in (("identity", [0.5, 0.1, 0.3]), ("clipped_relu", [0.2, 0.2, 0.2]), ("relu", [0.0, 0.0, 0.0])):
-        repelled[(2, "clipped_relu", ste, "training")] = {"train_loss": np.array([[0.25, x] for x in finals])}
-    result = study.Result(study.config("quick", bits=[2]), *[None] * 11, digits=study.DigitsResult([0, 1, 2], {}, {}, repelled))
+    for ste, finals in (
+        ("identity", [0.5, 0.1, 0.3]),
+        ("clipped_relu", [0.2, 0.2, 0.2]),
+        ("relu", [0.0, 0.0, 0.0]),
+    ):
+        repelled[(2, "clipped_relu", ste, "training")] = {
+            "train_loss": np.array([[0.25, x] for x in finals])
+        }
+    result = study.Result(
+        study.config("quick", bits=[2]),
+        *[None] * 11,
+        digits=study.DigitsResult([0, 1, 2], {}, {}, repelled),
+    )
     assert list(study.repelled_cases(result, "training")) == [True, False, True]
     assert study.repelled_share(result, "training") == pytest.approx(2 / 3)
     assert np.allclose(study.repelled_rises(result, "training"), [2.0, 0.4, 1.2])

@@ -19,7 +19,10 @@ from trainingdynamics.chapters import study
 from trainingdynamics.runner import Layout, read_record
 
 STATIC_SOURCES = ("_config.yml", "_toc.yml")
-GENERATED_PAGES = (f"book/{status.PAGE}", f"book/{robustness.PAGE}")  # written by :func:`stage`, listed in _toc.yml, never stored
+GENERATED_PAGES = (
+    f"book/{status.PAGE}",
+    f"book/{robustness.PAGE}",
+)  # written by :func:`stage`, listed in _toc.yml, never stored
 
 
 def copy_if_changed(source: Path, destination: Path) -> None:
@@ -54,12 +57,17 @@ def stage(layout: Layout, chapters: list[str]) -> Path:
         if path.is_file() and path.suffix != ".ipynb" and path.name != "intro.md":
             copy_if_changed(path, site / "book" / path.relative_to(layout.book))
     intro = (layout.book / "intro.md").read_text(encoding="utf-8")
-    write_if_changed(intro.replace(status.SUMMARY_MARKER, status.summary_line(info, records)), site / "book" / "intro.md")
+    write_if_changed(
+        intro.replace(status.SUMMARY_MARKER, status.summary_line(info, records)),
+        site / "book" / "intro.md",
+    )
     seeds = robustness.read_results(layout)
     rates = {c: robustness.hold_rates(seeds, c) for c in chapters}
     write_if_changed(status.status_page(info, records, rates), site / "book" / f"{status.PAGE}.md")
     titles = [(c.name, c.title) for c in info]
-    write_if_changed(robustness.robustness_page(titles, seeds), site / "book" / f"{robustness.PAGE}.md")
+    write_if_changed(
+        robustness.robustness_page(titles, seeds), site / "book" / f"{robustness.PAGE}.md"
+    )
     for chapter in chapters:
         copy_if_changed(layout.executed(chapter), site / "book" / f"{chapter}.ipynb")
     return site
@@ -68,6 +76,12 @@ def stage(layout: Layout, chapters: list[str]) -> Path:
 def build_html(layout: Layout, chapters: list[str]) -> subprocess.CompletedProcess:
     """Run ``jupyter-book build`` on the staged site, warnings as errors; HTML in ``_build/html``."""
     site = stage(layout, chapters)
-    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(site)]
+    command = [
+        sys.executable,
+        "-c",
+        "from jupyter_book.cli.main import main; main()",
+        "build",
+        str(site),
+    ]
     command += ["--path-output", str(layout.root), "-W", "-n", "--keep-going"]
     return subprocess.run(command, capture_output=True, text=True)

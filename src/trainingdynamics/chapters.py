@@ -6,7 +6,15 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-CHAPTERS: tuple[str, ...] = ("quickstart", "plateaus", "anls", "simplex", "activations", "ste", "break_even")
+CHAPTERS: tuple[str, ...] = (
+    "quickstart",
+    "plateaus",
+    "anls",
+    "simplex",
+    "activations",
+    "ste",
+    "break_even",
+)
 
 
 def study(name: str) -> ModuleType:

@@ -23,9 +23,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -43,7 +44,14 @@ ALLOWED_FAILURES: dict[str, tuple[FailureKind, ...]] = {
     "exact": (),
 }
 HOLDS_VERDICT = {"paper": "reproduced", "exact": "exact", "ours": "holds"}
-PASSING_VERDICTS = ("reproduced", "exact", "holds", "not reproduced", "out of reach", "not supported")
+PASSING_VERDICTS = (
+    "reproduced",
+    "exact",
+    "holds",
+    "not reproduced",
+    "out of reach",
+    "not supported",
+)
 FAILING_VERDICTS = ("failed", "unexpectedly holds", "not measured")
 
 
@@ -71,20 +79,28 @@ class Claim:
         if self.relation not in ("<=", ">="):
             raise ValueError(f"relation must be '<=' or '>=', not {self.relation!r}")
         if self.source not in SOURCES:
-            raise ValueError(f"claim {self.name!r}: source must be one of {', '.join(SOURCES)}, not {self.source!r}")
+            raise ValueError(
+                f"claim {self.name!r}: source must be one of {', '.join(SOURCES)}, not {self.source!r}"
+            )
         object.__setattr__(self, "value", float(self.value))
         object.__setattr__(self, "bound", float(self.bound))
         object.__setattr__(self, "title", self.title or self.name.replace("_", " ").capitalize())
         if self.known_failure is None:
             if self.failure is not None:
-                raise ValueError(f"claim {self.name!r}: a failure kind needs a known_failure reason")
+                raise ValueError(
+                    f"claim {self.name!r}: a failure kind needs a known_failure reason"
+                )
             return
         allowed = ALLOWED_FAILURES[self.source]
         if not allowed:
-            raise ValueError(f"claim {self.name!r}: an exact claim is mathematics that must hold; it cannot be a known failure")
+            raise ValueError(
+                f"claim {self.name!r}: an exact claim is mathematics that must hold; it cannot be a known failure"
+            )
         kind = self.failure or allowed[0]
         if kind not in allowed:
-            raise ValueError(f"claim {self.name!r}: a {self.source} claim's known failure is {' or '.join(allowed)}, not {kind!r}")
+            raise ValueError(
+                f"claim {self.name!r}: a {self.source} claim's known failure is {' or '.join(allowed)}, not {kind!r}"
+            )
         object.__setattr__(self, "failure", kind)
 
     @property
@@ -132,7 +148,9 @@ def format_number(x: float) -> str:
         return "∞" if x > 0 else "−∞"
     if x == int(x) and abs(x) < 1e6:
         return f"{int(x)}"
-    return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{x:.4g}").replace("e+", "e")  # 1e-08 → 1e-8, 3e+07 → 3e7
+    return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{x:.4g}").replace(
+        "e+", "e"
+    )  # 1e-08 → 1e-8, 3e+07 → 3e7
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +166,11 @@ def encode_number(x: float) -> float | str:
 
 def claim_record(claim: Claim) -> dict[str, Any]:
     """A claim as a JSON-ready dict, with its derived verdict."""
-    record = asdict(claim) | {"holds": claim.holds, "verdict": claim.verdict, "passed": claim.passed}
+    record = asdict(claim) | {
+        "holds": claim.holds,
+        "verdict": claim.verdict,
+        "passed": claim.passed,
+    }
     return record | {"value": encode_number(claim.value), "bound": encode_number(claim.bound)}
 
 
@@ -237,7 +259,11 @@ def badge(verdict_word: str) -> str:
 def claim_row(chapter: str, claim: Claim, *, link: str | None = None, note: str = "") -> str:
     """One claim as a table row: what was tested and whose statement it is, the measurement against its bound, the outcome."""
     e = html.escape
-    title = f'<a href="{e(link)}">{e(claim.title)}</a>' if link else f"<strong>{e(claim.title)}</strong>"
+    title = (
+        f'<a href="{e(link)}">{e(claim.title)}</a>'
+        if link
+        else f"<strong>{e(claim.title)}</strong>"
+    )
     details = [
         e(claim.statement),
         f"<em>{e(claim.source)}</em>: {e(claim.reference)}",
@@ -246,13 +272,19 @@ def claim_row(chapter: str, claim: Claim, *, link: str | None = None, note: str 
     if claim.known_failure:
         details.append(f"<em>{e(claim.failure or '')}</em>: {e(claim.known_failure)}")
     what = title + "".join(f'<span class="td-detail">{d}</span>' for d in details)
-    measured = f'{e(format_number(claim.value))}<span class="td-detail">must be {e(claim.must_be)}</span>'
+    measured = (
+        f'{e(format_number(claim.value))}<span class="td-detail">must be {e(claim.must_be)}</span>'
+    )
     outcome = badge(claim.verdict) + (f'<span class="td-detail">{e(note)}</span>' if note else "")
     return f'<tr id="{anchor(chapter, claim.name)}"><td>{what}</td><td>{measured}</td><td>{outcome}</td></tr>'
 
 
 def html_table(
-    chapter: str, claims: Sequence[Claim], *, links: dict[str, str] | None = None, notes: dict[str, str] | None = None
+    chapter: str,
+    claims: Sequence[Claim],
+    *,
+    links: dict[str, str] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> str:
     """The claims as a narrow three-column HTML table (no horizontal scrolling at a laptop's page width).
 
@@ -263,7 +295,9 @@ def html_table(
         '<table class="td-claims"><colgroup><col class="td-what"><col class="td-value"><col class="td-verdict">'
         "</colgroup><thead><tr><th>claim, source and bound</th><th>measured</th><th>verdict</th></tr></thead><tbody>"
     )
-    rows = "".join(claim_row(chapter, c, link=links.get(c.name), note=notes.get(c.name, "")) for c in claims)
+    rows = "".join(
+        claim_row(chapter, c, link=links.get(c.name), note=notes.get(c.name, "")) for c in claims
+    )
     return head + rows + "</tbody></table>"
 
 
@@ -282,7 +316,10 @@ class ClaimsTable:
         return CSS + html_table(self.chapter, self.claims)
 
     def __repr__(self) -> str:
-        return "\n".join(f"{c.verdict:>18}  {c.name} = {format_number(c.value)} (must be {c.must_be})" for c in self.claims)
+        return "\n".join(
+            f"{c.verdict:>18}  {c.name} = {format_number(c.value)} (must be {c.must_be})"
+            for c in self.claims
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,12 +348,18 @@ def check_provenance(chapter: str, claims: Sequence[Claim]) -> None:
         raise ValueError(f"duplicate claim names in {chapter!r}: {names}")
     missing = [c.name for c in claims if not (c.reference.strip() and c.reason.strip())]
     if missing:
-        raise ValueError(f"claims of {chapter!r} without a reference or a bound's reason: {', '.join(missing)}")
+        raise ValueError(
+            f"claims of {chapter!r} without a reference or a bound's reason: {', '.join(missing)}"
+        )
 
 
 def failure_lines(claims: Sequence[Claim]) -> list[str]:
     """One line per claim that does not pass: name, verdict, value and bound."""
-    return [f"{c.name}: {c.verdict} (value {format_number(c.value)}, must be {c.must_be})" for c in claims if not c.passed]
+    return [
+        f"{c.name}: {c.verdict} (value {format_number(c.value)}, must be {c.must_be})"
+        for c in claims
+        if not c.passed
+    ]
 
 
 def verdict(chapter: str, claims: Sequence[Claim]) -> ClaimsTable:

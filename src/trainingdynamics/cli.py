@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from trainingdynamics.book import build_html
 from trainingdynamics.chapters import CHAPTERS, study
@@ -30,28 +30,77 @@ def parser() -> argparse.ArgumentParser:
     run = verbs.add_parser("run", help="execute chapters and check their claims")
     run.add_argument("chapters", nargs="+", metavar="CHAPTER")
     build = verbs.add_parser("build", help="run every stale chapter, then build the HTML book")
-    verbs.add_parser("bench", help="benchmarks against PyHessian and BackPACK (see trainingdynamics bench --help)", add_help=False)
+    verbs.add_parser(
+        "bench",
+        help="benchmarks against PyHessian and BackPACK (see trainingdynamics bench --help)",
+        add_help=False,
+    )
     for verb in (run, build):
-        verb.add_argument("--profile", default="quick", help="quick (tests) or full (the rendered book)")
+        verb.add_argument(
+            "--profile", default="quick", help="quick (tests) or full (the rendered book)"
+        )
         verb.add_argument("--force", action="store_true", help="re-execute even if nothing changed")
         verb.add_argument(
-            "--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds a single cell may run"
+            "--cell-timeout",
+            type=int,
+            default=DEFAULT_CELL_TIMEOUT,
+            help="seconds a single cell may run",
         )
-    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE", help="set a notebook parameter")
-    sweep = verbs.add_parser("sweep", help="run one chapter over seeds and parameter values on Dask")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a notebook parameter",
+    )
+    sweep = verbs.add_parser(
+        "sweep", help="run one chapter over seeds and parameter values on Dask"
+    )
     sweep.add_argument("chapter", metavar="CHAPTER")
-    sweep.add_argument("--profile", default="quick", help="quick (tests) or full (the rendered book)")
+    sweep.add_argument(
+        "--profile", default="quick", help="quick (tests) or full (the rendered book)"
+    )
     sweep.add_argument("--seeds", default="0", help="seeds, e.g. 0-9 or 0,3,5 (default 0)")
-    sweep.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=V1,V2", help="values of a knob to sweep")
-    sweep.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds a single cell may run")
-    robust = verbs.add_parser("robustness", help="every chapter's quick profile over many seeds: book/robustness.json")
+    sweep.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="values of a knob to sweep",
+    )
+    sweep.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=DEFAULT_CELL_TIMEOUT,
+        help="seconds a single cell may run",
+    )
+    robust = verbs.add_parser(
+        "robustness", help="every chapter's quick profile over many seeds: book/robustness.json"
+    )
     robust.add_argument("chapters", nargs="*", metavar="CHAPTER", help="default: every chapter")
     robust.add_argument("--seeds", default="0-9", help="seeds, e.g. 0-9 (default)")
-    robust.add_argument("--workers", type=int, help="worker processes of the embedded LocalCluster (default: one per core)")
-    robust.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds a single cell may run")
+    robust.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes of the embedded LocalCluster (default: one per core)",
+    )
+    robust.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=DEFAULT_CELL_TIMEOUT,
+        help="seconds a single cell may run",
+    )
     where = sweep.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
-    where.add_argument("--workers", type=int, help="worker processes of the embedded LocalCluster (default: one per core)")
+    where.add_argument(
+        "--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786"
+    )
+    where.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes of the embedded LocalCluster (default: one per core)",
+    )
     return top
 
 
@@ -59,14 +108,20 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     """A table of chapter, result, time and cache use."""
     lines = [f"{'chapter':<12} {'result':<11} {'seconds':>8}  note"]
     for o in outcomes:
-        seconds, note = ("-", f"cached (recorded run: {o.seconds:.1f} s)") if o.cached else (f"{o.seconds:.1f}", o.message)
+        seconds, note = (
+            ("-", f"cached (recorded run: {o.seconds:.1f} s)")
+            if o.cached
+            else (f"{o.seconds:.1f}", o.message)
+        )
         lines.append(f"{o.chapter:<12} {o.status:<11} {seconds:>8}  {note}")
     return "\n".join(lines)
 
 
 def list_chapters(layout: Layout) -> int:
     """Print each chapter with its one-line claim and last result."""
-    rows = [(c, last_result(c, layout), study(c).CLAIM) for c in CHAPTERS if layout.source(c).is_file()]
+    rows = [
+        (c, last_result(c, layout), study(c).CLAIM) for c in CHAPTERS if layout.source(c).is_file()
+    ]
     width = max(len(result) for _, result, _ in rows)
     for chapter, result, claim in rows:
         print(f"{chapter:<12} {result:<{width}}  {claim}")
@@ -76,15 +131,25 @@ def list_chapters(layout: Layout) -> int:
 def run_and_report(args: argparse.Namespace, layout: Layout, chapters: list[str]) -> bool:
     """Run ``chapters``, print the summary table, return whether all passed."""
     if args.cell_timeout <= 0:
-        raise ParameterError(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout}")
+        raise ParameterError(
+            f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout}"
+        )
     overrides = parse_assignments(getattr(args, "parameter", []))
     outcomes = run_chapters(
-        chapters, layout, profile=args.profile, overrides=overrides, force=args.force, cell_timeout=args.cell_timeout
+        chapters,
+        layout,
+        profile=args.profile,
+        overrides=overrides,
+        force=args.force,
+        cell_timeout=args.cell_timeout,
     )
     print(summary(outcomes))
     failed = [o.chapter for o in outcomes if o.status != "reproduced"]
     if failed:
-        print(f"failed: {', '.join(failed)} (executed notebooks kept in {layout.build / 'failed'})", file=sys.stderr)
+        print(
+            f"failed: {', '.join(failed)} (executed notebooks kept in {layout.build / 'failed'})",
+            file=sys.stderr,
+        )
     return not failed
 
 
@@ -93,7 +158,9 @@ def sweep_and_report(args: argparse.Namespace, layout: Layout) -> int:
     from trainingdynamics.sweep import parse_grid, parse_seeds, run_sweep
 
     if args.cell_timeout <= 0:
-        raise ParameterError(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout}")
+        raise ParameterError(
+            f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout}"
+        )
     if args.workers is not None and args.workers < 1:
         raise ParameterError(f"--workers must be at least 1, got {args.workers}")
     seeds, grid = parse_seeds(args.seeds), parse_grid(args.parameter)
@@ -114,7 +181,13 @@ def robustness_and_report(args: argparse.Namespace, layout: Layout) -> int:
     if args.workers is not None and args.workers < 1:
         raise ParameterError(f"--workers must be at least 1, got {args.workers}")
     chapters = args.chapters or [c for c in CHAPTERS if layout.source(c).is_file()]
-    run_robustness(layout, chapters, parse_seeds(args.seeds), workers=args.workers, cell_timeout=args.cell_timeout)
+    run_robustness(
+        layout,
+        chapters,
+        parse_seeds(args.seeds),
+        workers=args.workers,
+        cell_timeout=args.cell_timeout,
+    )
     print(f"hold rates written to {results_path(layout)}; the Robustness appendix renders them")
     return 0
 

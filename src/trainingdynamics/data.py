@@ -66,6 +66,8 @@ def split(data: Dataset, n_train: int, *, seed: int) -> tuple[Dataset, Dataset]:
     return data.subset(order[:n_train]), data.subset(order[n_train:])
 
 
-def one_hot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def one_hot(
+    labels: torch.Tensor, n_classes: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """The labels as one-hot rows (targets of a squared loss)."""
     return torch.nn.functional.one_hot(labels, n_classes).to(dtype)

@@ -12,7 +12,9 @@ def resolve_device(name: str = "cpu") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ParameterError(f"device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+        raise ParameterError(
+            f"device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'"
+        )
     if name != "cpu" and not name.startswith("cuda"):
         raise ParameterError(f"unknown device {name!r}; choose 'cpu', 'cuda' or 'auto'")
     return torch.device(name)

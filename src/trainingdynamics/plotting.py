@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import seaborn as sns
@@ -23,10 +23,14 @@ def colors(n: int) -> list[tuple[float, float, float]]:
     return sns.color_palette(PALETTE, n)
 
 
-def figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.0, height: float = 3.6, **kwargs) -> tuple[Figure, Axes]:
+def figure(
+    ncols: int = 1, nrows: int = 1, *, width: float = 6.0, height: float = 3.6, **kwargs
+) -> tuple[Figure, Axes]:
     """A styled figure with a grid of axes; each panel is ``width × height`` inches."""
     use_style()
-    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), layout="constrained", **kwargs)
+    return plt.subplots(
+        nrows, ncols, figsize=(width * ncols, height * nrows), layout="constrained", **kwargs
+    )
 
 
 def label(ax: Axes, xlabel: str, ylabel: str, title: str | None = None) -> Axes:
@@ -38,7 +42,13 @@ def label(ax: Axes, xlabel: str, ylabel: str, title: str | None = None) -> Axes:
     return ax
 
 
-def shade_intervals(ax: Axes, intervals: Sequence[tuple[float, float]], *, color: str = "0.85", label: str | None = None) -> None:
+def shade_intervals(
+    ax: Axes,
+    intervals: Sequence[tuple[float, float]],
+    *,
+    color: str = "0.85",
+    label: str | None = None,
+) -> None:
     """Shade x-intervals (e.g. detected plateaus) behind the data."""
     for i, (start, stop) in enumerate(intervals):
         ax.axvspan(start, stop, color=color, zorder=0, label=label if i == 0 else None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 C = TypeVar("C")
 
@@ -23,7 +24,9 @@ def resolve(profiles: Mapping[str, C], profile: str, **overrides: Any) -> C:
     given = {name: value for name, value in overrides.items() if value is not None}
     unknown = sorted(set(given) - set(hints))
     if unknown:
-        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(hints)}")
+        raise ParameterError(
+            f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(hints)}"
+        )
     coerced = {name: coerce(name, value, hints[name]) for name, value in given.items()}
     return dataclasses.replace(base, **coerced)
 
@@ -38,14 +41,18 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
         return tuple(coerce(name, v, item) for v in value)
     if origin is typing.Literal:
         if value not in typing.get_args(hint):
-            raise ParameterError(f"parameter {name} must be one of {typing.get_args(hint)}, got {value!r}")
+            raise ParameterError(
+                f"parameter {name} must be one of {typing.get_args(hint)}, got {value!r}"
+            )
         return value
     if hint is bool:
         if not isinstance(value, bool):
             raise ParameterError(f"parameter {name} must be true or false, got {value!r}")
         return value
     if hint is int:
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        ):
             raise ParameterError(f"parameter {name} must be an integer, got {value!r}")
         return int(value)
     if hint is float:

@@ -50,4 +50,10 @@ def cell_progress(desc: str) -> dict | bool:
         return False
     if sys.stderr.isatty():
         return {"desc": desc, "leave": False, "file": sys.stderr}
-    return {"desc": desc, "file": LogLines(), "mininterval": 0, "ascii": True, "bar_format": "{desc}: cell {n_fmt} of {total_fmt}"}
+    return {
+        "desc": desc,
+        "file": LogLines(),
+        "mininterval": 0,
+        "ascii": True,
+        "bar_format": "{desc}: cell {n_fmt} of {total_fmt}",
+    }

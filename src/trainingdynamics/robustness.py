@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from trainingdynamics.claims import encode_number, format_number
 from trainingdynamics.fileio import atomic_write_text
 from trainingdynamics.runner import Layout
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PAGE = "robustness"
 RESULTS = "robustness.json"  # in book/, committed
@@ -40,7 +44,12 @@ def chapter_entry(result, seeds: list[int], profile: str) -> dict[str, Any]:
     claims = {}
     for name, row in result.summary.iterrows():
         held = int(round(row["hold rate"] * row["points"]))
-        claims[str(name)] = {"held": held, "points": int(row["points"]), "min": encode_number(row["min"]), "max": encode_number(row["max"])}
+        claims[str(name)] = {
+            "held": held,
+            "points": int(row["points"]),
+            "min": encode_number(row["min"]),
+            "max": encode_number(row["max"]),
+        }
     failed = result.table[result.table["status"] != "reproduced"].drop_duplicates(subset=["seed"])
     return {
         "profile": profile,
@@ -50,16 +59,35 @@ def chapter_entry(result, seeds: list[int], profile: str) -> dict[str, Any]:
     }
 
 
-def run_robustness(layout: Layout, chapters: Sequence[str], seeds: list[int], *, workers: int | None, cell_timeout: int) -> dict:
+def run_robustness(
+    layout: Layout,
+    chapters: Sequence[str],
+    seeds: list[int],
+    *,
+    workers: int | None,
+    cell_timeout: int,
+) -> dict:
     """Sweep each chapter's quick profile over ``seeds`` and update its entry in ``book/robustness.json``."""
     from trainingdynamics.sweep import run_sweep
 
     data = read_results(layout)
     for chapter in chapters:
-        result = run_sweep(chapter, layout, profile="quick", seeds=seeds, grid={}, workers=workers, cell_timeout=cell_timeout)
+        result = run_sweep(
+            chapter,
+            layout,
+            profile="quick",
+            seeds=seeds,
+            grid={},
+            workers=workers,
+            cell_timeout=cell_timeout,
+        )
         data[chapter] = chapter_entry(result, seeds, "quick")
-        atomic_write_text(results_path(layout), json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
-        print(f"{chapter}: {len(seeds)} seeds, {result.computed} computed, {len(data[chapter]['failed_seeds'])} with a failing claim")
+        atomic_write_text(
+            results_path(layout), json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        )
+        print(
+            f"{chapter}: {len(seeds)} seeds, {result.computed} computed, {len(data[chapter]['failed_seeds'])} with a failing claim"
+        )
     return data
 
 
@@ -69,7 +97,7 @@ def hold_rates(data: Mapping[str, Any], chapter: str) -> dict[str, str]:
     return {name: f"held on {c['held']} of {c['points']} seeds" for name, c in claims.items()}
 
 
-def seed_summary(chapter: str, path: Path | str = RESULTS) -> "pd.DataFrame":
+def seed_summary(chapter: str, path: Path | str = RESULTS) -> pd.DataFrame:
     """A chapter's claims in the committed sweep (``robustness.json`` beside the notebooks): seeds held, points, value range."""
     import pandas as pd
 
@@ -96,8 +124,14 @@ def robustness_page(chapters: Sequence[tuple[str, str]], data: Mapping[str, Any]
             lines.append("Not measured yet: run `make robustness`.")
             continue
         seeds = entry["seeds"]
-        lines.append(f"{entry['profile']} profile, seeds {seeds[0]}–{seeds[-1]} ({len(seeds)} seeds).")
-        lines += ["", "| claim | held on | smallest value | largest value |", "| --- | --- | --- | --- |"]
+        lines.append(
+            f"{entry['profile']} profile, seeds {seeds[0]}–{seeds[-1]} ({len(seeds)} seeds)."
+        )
+        lines += [
+            "",
+            "| claim | held on | smallest value | largest value |",
+            "| --- | --- | --- | --- |",
+        ]
         for claim, c in entry["claims"].items():
             mark = "" if c["held"] == c["points"] else " (**not all**)"
             lines.append(

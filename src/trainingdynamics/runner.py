@@ -22,10 +22,11 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from trainingdynamics.chapters import CHAPTERS, study
 from trainingdynamics.claims import CLAIMS_FILE_VARIABLE, failure_lines
@@ -35,7 +36,9 @@ from trainingdynamics.progress import cell_progress
 from trainingdynamics.status import claims_of
 
 KERNEL_NAME = "trainingdynamics"
-KERNEL_THREADS = 1  # BLAS and OpenMP threads of every chapter kernel, whatever the caller's environment
+KERNEL_THREADS = (
+    1  # BLAS and OpenMP threads of every chapter kernel, whatever the caller's environment
+)
 METADATA_KEY = "trainingdynamics"
 COMMON_PARAMETERS = ("profile", "seed", "device")
 DEFAULT_CELL_TIMEOUT = 900
@@ -82,7 +85,9 @@ def find_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "_toc.yml").is_file() and (folder / "book").is_dir():
             return folder
-    raise ParameterError(f"no book found at or above {here} (looked for _toc.yml beside a book/ folder)")
+    raise ParameterError(
+        f"no book found at or above {here} (looked for _toc.yml beside a book/ folder)"
+    )
 
 
 def parse_assignments(assignments: list[str]) -> dict[str, Any]:
@@ -93,7 +98,9 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
         if not sep or not name.strip():
             raise ParameterError(f"parameter {item!r} is not of the form name=value")
         if name.strip() in values:
-            raise ParameterError(f"parameter {name.strip()} is given twice; give each parameter once")
+            raise ParameterError(
+                f"parameter {name.strip()} is given twice; give each parameter once"
+            )
         try:
             values[name.strip()] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -118,10 +125,14 @@ def validate_chapters(chapters: list[str], layout: Layout) -> None:
             valid = [c for c in CHAPTERS if layout.source(c).is_file()]
             close = difflib.get_close_matches(chapter, valid, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ParameterError(f"unknown chapter {chapter!r}{hint}; choose from: {', '.join(valid)}")
+            raise ParameterError(
+                f"unknown chapter {chapter!r}{hint}; choose from: {', '.join(valid)}"
+            )
 
 
-def chapter_parameters(chapter: str, layout: Layout, profile: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def chapter_parameters(
+    chapter: str, layout: Layout, profile: str, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
     """Validated papermill parameters: the profile, seed, device and the given chapter knobs."""
     declared = declared_parameters(layout.source(chapter))
     unknown = sorted(set(overrides) - set(declared))
@@ -129,13 +140,21 @@ def chapter_parameters(chapter: str, layout: Layout, profile: str, overrides: Ma
         raise ParameterError(
             f"chapter {chapter} declares no parameter {', '.join(unknown)}; it declares: {', '.join(declared)}"
         )
-    params = {name: declared[name] for name in COMMON_PARAMETERS} | {"profile": profile} | dict(overrides)
+    params = (
+        {name: declared[name] for name in COMMON_PARAMETERS}
+        | {"profile": profile}
+        | dict(overrides)
+    )
     seed = params["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ParameterError(f"parameter seed must be an integer in [0, {MAX_SEED}] (NumPy's seed range), got {seed!r}")
+        raise ParameterError(
+            f"parameter seed must be an integer in [0, {MAX_SEED}] (NumPy's seed range), got {seed!r}"
+        )
     if not isinstance(params["device"], str):
         raise ParameterError(f"parameter device must be a string, got {params['device']!r}")
-    from trainingdynamics.device import resolve_device  # torch: imported only when a chapter is planned
+    from trainingdynamics.device import (
+        resolve_device,
+    )  # torch: imported only when a chapter is planned
 
     resolve_device(params["device"])
     knobs = {k: v for k, v in params.items() if k not in COMMON_PARAMETERS}
@@ -150,7 +169,9 @@ def source_digest(root: Path) -> str:
     """
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(p for p in package.rglob("*.py") if "benchmarks" not in p.relative_to(package).parts):
+    for path in sorted(
+        p for p in package.rglob("*.py") if "benchmarks" not in p.relative_to(package).parts
+    ):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -221,14 +242,23 @@ def kernel_environment(claims_file: Path, layout: Layout) -> Iterator[None]:
             {
                 # the kernel's own log (transport warnings, tracebacks of requests interrupted by a stop) is not
                 # for the reader: cell errors, timeouts and a dead kernel are reported by papermill
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--log-level=CRITICAL"],
+                "argv": [
+                    sys.executable,
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                    "--log-level=CRITICAL",
+                ],
                 "display_name": f"Python ({KERNEL_NAME})",
                 "language": "python",
             }
         ),
     )
     updates = {
-        "JUPYTER_PATH": os.pathsep.join(filter(None, [str(kernels), os.environ.get("JUPYTER_PATH")])),
+        "JUPYTER_PATH": os.pathsep.join(
+            filter(None, [str(kernels), os.environ.get("JUPYTER_PATH")])
+        ),
         CLAIMS_FILE_VARIABLE: str(claims_file),
         "TRAININGDYNAMICS_PROGRESS": "0",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
@@ -275,8 +305,16 @@ def stopped_cell(notebook: Path) -> str:
     except (OSError, ValueError, KeyError):
         return ""
     added = {"injected-parameters", "papermill-error-cell-tag"}
-    code = [c for c in cells if c.get("cell_type") == "code" and not added & set(c.get("metadata", {}).get("tags", []))]
-    started = [k for k, c in enumerate(code, 1) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    code = [
+        c
+        for c in cells
+        if c.get("cell_type") == "code" and not added & set(c.get("metadata", {}).get("tags", []))
+    ]
+    started = [
+        k
+        for k, c in enumerate(code, 1)
+        if c.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
     if not started:
         return ""
     source = "".join(code[started[-1] - 1].get("source", "")).strip().splitlines()
@@ -327,6 +365,7 @@ class Terminated(KeyboardInterrupt):
 @contextmanager
 def termination_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+
     def interrupt(signum, frame):
         raise Terminated()
 
@@ -341,7 +380,9 @@ def termination_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def execute(chapter: str, slot: str, layout: Layout, params: Mapping[str, Any], key: str, cell_timeout: int) -> Outcome:
+def execute(
+    chapter: str, slot: str, layout: Layout, params: Mapping[str, Any], key: str, cell_timeout: int
+) -> Outcome:
     """Run one chapter with papermill; commit its notebook and claims record as a pair, or to ``_build/failed``."""
     import papermill
 
@@ -351,7 +392,9 @@ def execute(chapter: str, slot: str, layout: Layout, params: Mapping[str, Any], 
     tmp_claims.unlink(missing_ok=True)
     start = time.perf_counter()
     error: BaseException | None = None
-    progress = cell_progress(chapter)  # decided here: the kernel's environment switches progress off
+    progress = cell_progress(
+        chapter
+    )  # decided here: the kernel's environment switches progress off
     try:
         with kernel_environment(tmp_claims, layout):
             try:
@@ -417,7 +460,9 @@ def run_chapters(
     validate_chapters(chapters, layout)
     overrides = dict(overrides or {})
     profile = overrides.pop("profile", profile)
-    plans = {chapter: chapter_parameters(chapter, layout, profile, overrides) for chapter in chapters}
+    plans = {
+        chapter: chapter_parameters(chapter, layout, profile, overrides) for chapter in chapters
+    }
     package_digest = source_digest(layout.root)
     prepare_scratch(layout)
     outcomes = []
@@ -430,10 +475,17 @@ def run_chapters(
                 outcomes.append(Outcome(chapter, "reproduced", True, seconds, slot=slot))
                 continue
             if layout.claims(slot).exists() and claims_of(read_record(layout.claims(slot))) is None:
-                print(f"note: {layout.claims(slot)} is not a claims record; treating it as absent", file=sys.stderr)
+                print(
+                    f"note: {layout.claims(slot)} is not a claims record; treating it as absent",
+                    file=sys.stderr,
+                )
             print(f"[{number}/{len(plans)}] {chapter}: running", file=sys.stderr, flush=True)
             outcome = execute(chapter, slot, layout, params, key, cell_timeout)
-            print(f"[{number}/{len(plans)}] {chapter}: {outcome.status} in {outcome.seconds:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"[{number}/{len(plans)}] {chapter}: {outcome.status} in {outcome.seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             outcomes.append(outcome)
     return outcomes
 
@@ -452,4 +504,6 @@ def last_result(chapter: str, layout: Layout) -> str:
     if not record.get("passed"):
         return "failed"
     known = Counter(c.verdict for c in claims if c.known_failure)
-    return "reproduced" + (f" ({', '.join(f'{n} {kind}' for kind, n in sorted(known.items()))})" if known else "")
+    return "reproduced" + (
+        f" ({', '.join(f'{n} {kind}' for kind, n in sorted(known.items()))})" if known else ""
+    )

@@ -8,8 +8,9 @@ bound, relation, source, known failure), so a stored verdict is never trusted.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from trainingdynamics.claims import CSS, Claim, anchor, claim_from_record, html_table
 
@@ -40,7 +41,11 @@ class Chapter:
 
 def claims_of(record: Mapping[str, Any] | None) -> list[Claim] | None:
     """The claims of a chapter record, or ``None`` if the record is missing or not of the expected shape."""
-    if not isinstance(record, Mapping) or not isinstance(record.get("claims"), list) or not record["claims"]:
+    if (
+        not isinstance(record, Mapping)
+        or not isinstance(record.get("claims"), list)
+        or not record["claims"]
+    ):
         return None
     try:
         return [claim_from_record(c) for c in record["claims"]]
@@ -63,23 +68,34 @@ def counted(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-def summary_line(chapters: Sequence[Chapter], records: Mapping[str, Mapping[str, Any] | None]) -> str:
+def summary_line(
+    chapters: Sequence[Chapter], records: Mapping[str, Mapping[str, Any] | None]
+) -> str:
     """The front page's one line: papers, claims and their verdicts, missing chapters, a link to the page."""
     parsed = {c.name: claims_of(records.get(c.name)) for c in chapters}
     claims = [claim for found in parsed.values() if found for claim in found]
     papers = len({c.paper for c in chapters if c.paper})
     missing = [name for name, found in parsed.items() if found is None]
-    counts = ", ".join(counted(n, word) for n, word in ((len(chapters), "chapter"), (papers, "paper"), (len(claims), "claim")))
+    counts = ", ".join(
+        counted(n, word)
+        for n, word in ((len(chapters), "chapter"), (papers, "paper"), (len(claims), "claim"))
+    )
     line = f"**Reproduction status:** {counts}: {tally_text(tally(claims)) or 'none recorded'}"
     if missing:
         line += f"; not run: {', '.join(missing)}"
     return line + f" ([details]({PAGE}.md))."
 
 
-def chapter_section(chapter: Chapter, record: Mapping[str, Any] | None, hold_rates: Mapping[str, str] | None = None) -> str:
+def chapter_section(
+    chapter: Chapter, record: Mapping[str, Any] | None, hold_rates: Mapping[str, str] | None = None
+) -> str:
     """One chapter's heading, paper, tally and claims table (or why there is none)."""
     lines = [f"## {chapter.title}", ""]
-    lines.append(f"Paper: {{cite:t}}`{chapter.paper}`." if chapter.paper else "A classical result, no paper reproduced.")
+    lines.append(
+        f"Paper: {{cite:t}}`{chapter.paper}`."
+        if chapter.paper
+        else "A classical result, no paper reproduced."
+    )
     claims = claims_of(record)
     if claims is None:
         why = "no claims record" if record is None else "its claims record is unreadable"
@@ -112,5 +128,7 @@ def status_page(
         + summary_line(chapters, records).replace(f" ([details]({PAGE}.md))", "")
         + "\n"
     )
-    sections = [chapter_section(c, records.get(c.name), (hold_rates or {}).get(c.name)) for c in chapters]
+    sections = [
+        chapter_section(c, records.get(c.name), (hold_rates or {}).get(c.name)) for c in chapters
+    ]
     return intro + "\n" + CSS.strip() + "\n\n" + "\n\n".join(sections) + "\n"

@@ -17,15 +17,23 @@ import io
 import itertools
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
 from trainingdynamics.fileio import atomic_write_text
 from trainingdynamics.profiles import ParameterError
-from trainingdynamics.runner import MAX_SEED, Layout, chapter_parameters, read_record, run_chapters, validate_chapters
+from trainingdynamics.runner import (
+    MAX_SEED,
+    Layout,
+    chapter_parameters,
+    read_record,
+    run_chapters,
+    validate_chapters,
+)
 from trainingdynamics.status import claims_of
 
 SCHEDULER_TIMEOUT = "10s"  # an unreachable scheduler is reported after this, not waited on for ever
@@ -40,7 +48,9 @@ def parse_seeds(text: str) -> list[int]:
             raise ParameterError(f"--seeds {text!r} is not a seed list such as 0-9 or 0,3,5")
         first, last = int(low), int(high) if dash else int(low)
         if first > last or last > MAX_SEED:
-            raise ParameterError(f"--seeds {text!r}: each range must run upwards within [0, {MAX_SEED}]")
+            raise ParameterError(
+                f"--seeds {text!r}: each range must run upwards within [0, {MAX_SEED}]"
+            )
         seeds.update(range(first, last + 1))
     return sorted(seeds)
 
@@ -75,7 +85,9 @@ def parse_grid(assignments: Iterable[str]) -> dict[str, list[Any]]:
         if not sep or not name or not text.strip():
             raise ParameterError(f"parameter {item!r} is not of the form name=value1,value2,...")
         if name in grid:
-            raise ParameterError(f"parameter {name} is given twice; list its values once, comma-separated")
+            raise ParameterError(
+                f"parameter {name} is given twice; list its values once, comma-separated"
+            )
         if name == "seed":
             raise ParameterError("give seeds with --seeds, not -p seed=...")
         grid[name] = [parse_value(v) for v in split_values(text)]
@@ -85,19 +97,39 @@ def parse_grid(assignments: Iterable[str]) -> dict[str, list[Any]]:
 def grid_points(seeds: list[int], grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of a seed and one value per swept parameter, seeds varying slowest."""
     names = list(grid)
-    return [{"seed": seed, **dict(zip(names, values))} for seed in seeds for values in itertools.product(*grid.values())]
+    return [
+        {"seed": seed, **dict(zip(names, values, strict=True))}
+        for seed in seeds
+        for values in itertools.product(*grid.values())
+    ]
 
 
-def run_point(root: str, chapter: str, profile: str, point: dict[str, Any], cell_timeout: int) -> dict[str, Any]:
+def run_point(
+    root: str, chapter: str, profile: str, point: dict[str, Any], cell_timeout: int
+) -> dict[str, Any]:
     """Execute (or read back from the cache) one grid point in a worker; never raises: errors are recorded."""
     os.environ["TRAININGDYNAMICS_PROGRESS"] = "0"
     layout = Layout(Path(root))
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            (outcome,) = run_chapters([chapter], layout, profile=profile, overrides=point, cell_timeout=cell_timeout)
-    except Exception as error:  # a point that cannot run is a row with its error, not the end of the sweep
-        return {"point": point, "status": "error", "cached": False, "message": f"{type(error).__name__}: {error}", "claims": []}
-    record = read_record(layout.claims(outcome.slot) if outcome.status == "reproduced" else layout.failed_record(outcome.slot))
+            (outcome,) = run_chapters(
+                [chapter], layout, profile=profile, overrides=point, cell_timeout=cell_timeout
+            )
+    except (
+        Exception
+    ) as error:  # a point that cannot run is a row with its error, not the end of the sweep
+        return {
+            "point": point,
+            "status": "error",
+            "cached": False,
+            "message": f"{type(error).__name__}: {error}",
+            "claims": [],
+        }
+    record = read_record(
+        layout.claims(outcome.slot)
+        if outcome.status == "reproduced"
+        else layout.failed_record(outcome.slot)
+    )
     claims = claims_of(record) or []
     return {
         "point": point,
@@ -113,9 +145,26 @@ def tidy_table(results: list[dict[str, Any]], names: list[str]) -> pd.DataFrame:
     """One row per point and claim (a point without claims keeps one row with its status and message)."""
     rows = []
     for r in results:
-        base = {"seed": r["point"]["seed"], **{n: repr(r["point"][n]) for n in names}, "status": r["status"], "message": r["message"]}
+        base = {
+            "seed": r["point"]["seed"],
+            **{n: repr(r["point"][n]) for n in names},
+            "status": r["status"],
+            "message": r["message"],
+        }
         rows += [base | c for c in r["claims"]] or [base | {"claim": None}]
-    columns = ["seed", *names, "status", "message", "claim", "value", "bound", "relation", "verdict", "passed", "source"]
+    columns = [
+        "seed",
+        *names,
+        "status",
+        "message",
+        "claim",
+        "value",
+        "bound",
+        "relation",
+        "verdict",
+        "passed",
+        "source",
+    ]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -150,10 +199,12 @@ def plot_sweep(table: pd.DataFrame, names: list[str]):
     measured = table.dropna(subset=["claim"])
     claims = list(dict.fromkeys(measured["claim"])) or ["(no claims recorded)"]
     axis = names[0] if names else "seed"
-    fig, axes = plotting.figure(min(3, len(claims)), nrows=-(-len(claims) // 3), width=3.6, height=2.8, squeeze=False)
-    for ax in axes.ravel()[len(claims):]:
+    fig, axes = plotting.figure(
+        min(3, len(claims)), nrows=-(-len(claims) // 3), width=3.6, height=2.8, squeeze=False
+    )
+    for ax in axes.ravel()[len(claims) :]:
         ax.set_visible(False)
-    for ax, claim in zip(axes.ravel(), claims):
+    for ax, claim in zip(axes.ravel(), claims, strict=True):
         rows = measured[measured["claim"] == claim]
         order = sorted(set(rows[axis]), key=numeric_first)
         ax.plot(rows[axis].map({v: i for i, v in enumerate(order)}), rows["value"], "o", alpha=0.7)
@@ -177,9 +228,18 @@ class SweepResult:
     failed: int  # points whose execution failed or errored
 
 
-def sweep_folder(layout: Layout, chapter: str, profile: str, seeds: list[int], grid: Mapping[str, list[Any]]) -> Path:
+def sweep_folder(
+    layout: Layout, chapter: str, profile: str, seeds: list[int], grid: Mapping[str, list[Any]]
+) -> Path:
     """``_build/sweeps/<chapter>-<hash of profile, seeds and grid>``."""
-    spec = json.dumps({"profile": profile, "seeds": seeds, "grid": {k: list(map(repr, v)) for k, v in grid.items()}}, sort_keys=True)
+    spec = json.dumps(
+        {
+            "profile": profile,
+            "seeds": seeds,
+            "grid": {k: list(map(repr, v)) for k, v in grid.items()},
+        },
+        sort_keys=True,
+    )
     return layout.build / "sweeps" / f"{chapter}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
 
 
@@ -192,11 +252,18 @@ def dask_client(scheduler: str | None, workers: int | None):
         try:
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as error:
-            raise ParameterError(f"cannot reach the Dask scheduler at {scheduler} within {SCHEDULER_TIMEOUT}: {error}") from None
+            raise ParameterError(
+                f"cannot reach the Dask scheduler at {scheduler} within {SCHEDULER_TIMEOUT}: {error}"
+            ) from None
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    with LocalCluster(
+        n_workers=workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+    ) as cluster:
         with Client(cluster) as client:
             print(f"dashboard: {client.dashboard_link}", flush=True)
             yield client
@@ -224,8 +291,15 @@ def run_sweep(
     for point in points:  # every point is checked before anything is submitted
         chapter_parameters(chapter, layout, profile, point)
     with dask_client(scheduler, workers) as client:
-        futures = [client.submit(run_point, str(layout.root), chapter, profile, p, cell_timeout, pure=False) for p in points]
-        bar = tqdm(total=len(points), desc=f"sweep {chapter}", unit="point", disable=not progress_enabled())
+        futures = [
+            client.submit(
+                run_point, str(layout.root), chapter, profile, p, cell_timeout, pure=False
+            )
+            for p in points
+        ]
+        bar = tqdm(
+            total=len(points), desc=f"sweep {chapter}", unit="point", disable=not progress_enabled()
+        )
         order = {f.key: i for i, f in enumerate(futures)}
         results: list[dict[str, Any] | None] = [None] * len(points)
         for future in as_completed(futures):
@@ -243,7 +317,9 @@ def run_sweep(
     return SweepResult(folder, table, summary, computed, failed)
 
 
-def write_outputs(folder: Path, table: pd.DataFrame, summary: pd.DataFrame, names: list[str]) -> None:
+def write_outputs(
+    folder: Path, table: pd.DataFrame, summary: pd.DataFrame, names: list[str]
+) -> None:
     """The table as CSV and Parquet, the summary as CSV and the figure as PNG, each written atomically."""
     import matplotlib
 

@@ -9,8 +9,8 @@ still at θ_t, its ``.grad`` holding the batch gradient — and then updates.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch

@@ -89,7 +89,11 @@ def pattern_network(x: np.ndarray, pattern: Pattern) -> tuple[np.ndarray, np.nda
 
 
 def candidate_moves(
-    x: np.ndarray, pattern: Pattern, kinks: np.ndarray, steps: tuple[int, ...] = STEPS, flips: bool = True
+    x: np.ndarray,
+    pattern: Pattern,
+    kinks: np.ndarray,
+    steps: tuple[int, ...] = STEPS,
+    flips: bool = True,
 ) -> tuple[np.ndarray, Pattern]:
     """(neuron, its new pattern) for every move p_j + d ∈ [0, m], every orientation flip, and every jump.
 
@@ -97,7 +101,11 @@ def candidate_moves(
     (NaN where undefined), keeping the orientation; jumps equal to a step move are dropped.
     """
     n, m = len(pattern.s), len(x)
-    jump = np.where(pattern.s > 0, np.searchsorted(x, kinks, side="right"), np.searchsorted(x, kinks, side="left"))
+    jump = np.where(
+        pattern.s > 0,
+        np.searchsorted(x, kinks, side="right"),
+        np.searchsorted(x, kinks, side="left"),
+    )
     jumping = np.isfinite(kinks) & ~np.isin(jump - pattern.p, (0,) + tuple(steps))
     neurons = [np.arange(n)] * len(steps) + [np.flatnonzero(jumping)]
     splits = [pattern.p + d for d in steps] + [jump[jumping]]
@@ -118,7 +126,9 @@ def least_squares_kinks(x: np.ndarray, y: np.ndarray, pattern: Pattern) -> np.nd
         return np.where(alpha != 0, -beta / np.where(alpha != 0, alpha, 1.0), np.nan)
 
 
-def score_moves(x: np.ndarray, y: np.ndarray, pattern: Pattern, neuron: np.ndarray, moves: Pattern) -> np.ndarray:
+def score_moves(
+    x: np.ndarray, y: np.ndarray, pattern: Pattern, neuron: np.ndarray, moves: Pattern
+) -> np.ndarray:
     """Loss (1/2m)‖Φθ − y‖² of the minimum-norm least-squares θ of every single-neuron move.
 
     Each move's normal equations come from the plateaus chapter's prefix-sum ``pattern_gram`` in
@@ -166,13 +176,17 @@ def realise(x: np.ndarray, y: np.ndarray, pattern: Pattern) -> State:
     with np.errstate(divide="ignore", invalid="ignore"):
         kink = -beta / alpha
     projected = int(np.sum(~((kink >= low) & (kink <= high))))
-    kink = shared_kinks(pattern, np.clip(np.where(np.isnan(kink), 0.5 * (low + high), kink), low, high))
+    kink = shared_kinks(
+        pattern, np.clip(np.where(np.isnan(kink), 0.5 * (low + high), kink), low, high)
+    )
     lo, hi = pattern.intervals(m)
     inside = (np.arange(m) >= lo[:, None]) & (np.arange(m) < hi[:, None])
     features = np.where(inside, pattern.s[:, None] * (x - kink[:, None]), 0.0).T  # (m, n)
     c, *_ = scipy.linalg.lstsq(features, y, cond=m * np.finfo(float).eps)
     loss = float(0.5 * np.mean((features @ c - y) ** 2))
-    return State(Params(c, pattern.s.astype(float), -pattern.s * kink), pattern, loss, projected, True)
+    return State(
+        Params(c, pattern.s.astype(float), -pattern.s * kink), pattern, loss, projected, True
+    )
 
 
 def shared_kinks(pattern: Pattern, kink: np.ndarray) -> np.ndarray:
@@ -190,7 +204,10 @@ def state_of(x: np.ndarray, y: np.ndarray, params: Params) -> State:
     """The State of a given network: its own pattern and its loss evaluated on that pattern."""
     pattern = pattern_of(x, params.w, params.b)
     lo, hi = pattern.intervals(len(x))
-    loss = float(0.5 * np.mean((interval_forward(x, params.c * params.w, params.c * params.b, lo, hi) - y) ** 2))
+    loss = float(
+        0.5
+        * np.mean((interval_forward(x, params.c * params.w, params.c * params.b, lo, hi) - y) ** 2)
+    )
     return State(params, pattern, loss, 0, False)
 
 
@@ -211,7 +228,9 @@ def anls_step(x: np.ndarray, y: np.ndarray, state: State, tries: int) -> tuple[S
     scores = score_moves(x, y, state.pattern, neuron, moves)
     solves = len(neuron) + 1
     order = [int(k) for k in np.argsort(scores, kind="stable")[:tries] if scores[k] < state.loss]
-    patterns = ([] if state.solved else [state.pattern]) + [with_move(state.pattern, int(neuron[k]), moves, k) for k in order]
+    patterns = ([] if state.solved else [state.pattern]) + [
+        with_move(state.pattern, int(neuron[k]), moves, k) for k in order
+    ]
     for pattern in patterns:
         candidate = realise(x, y, pattern)
         solves += 1
@@ -270,7 +289,9 @@ def anls(
     if start is None:
         start = init_params(np.random.default_rng(seed), width, (), output_scale)
     if np.shape(start.c) != (width,):
-        raise ValueError(f"start must be one network of width {width}, got parameters of shape {np.shape(start.c)}")
+        raise ValueError(
+            f"start must be one network of width {width}, got parameters of shape {np.shape(start.c)}"
+        )
     order = np.argsort(x)
     xs, ys = np.asarray(x, float)[order], np.asarray(y, float)[order]
     require_sorted(xs)
@@ -292,7 +313,9 @@ def anls(
         c=final.c,
         w=final.w,
         b=final.b,
-        history=Params(*(np.stack([getattr(s.params, k) for s in states]) for k in ("c", "w", "b"))),
+        history=Params(
+            *(np.stack([getattr(s.params, k) for s in states]) for k in ("c", "w", "b"))
+        ),
         s=np.stack([s.pattern.s for s in states]),
         p=np.stack([s.pattern.p for s in states]),
         solves=np.array([r[1] for r in records]),
@@ -334,10 +357,14 @@ def plane_forward(X: np.ndarray, p: Planes) -> np.ndarray:
     return np.maximum(X @ p.w.T + p.b, 0.0) @ p.c
 
 
-def plane_pattern_fit(X: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def plane_pattern_fit(
+    X: np.ndarray, y: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
     """(a (n, d), β (n,), L_A): minimum-norm least squares on the columns x_i·1_{A_j} and 1_{A_j}."""
     m, n = mask.shape[1], mask.shape[0]
-    design = np.concatenate([np.einsum("nm,md->mnd", mask, X).reshape(m, -1), mask.T], axis=1).astype(float)
+    design = np.concatenate(
+        [np.einsum("nm,md->mnd", mask, X).reshape(m, -1), mask.T], axis=1
+    ).astype(float)
     theta, *_ = scipy.linalg.lstsq(design, y, cond=m * np.finfo(float).eps)
     d = X.shape[1]
     loss = float(0.5 * np.mean((design @ theta - y) ** 2))
@@ -351,7 +378,9 @@ def unit_planes(a: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return a / safe[..., None], beta / safe
 
 
-def realise_planes(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[Planes, float]:
+def realise_planes(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray
+) -> tuple[Planes, float]:
     """Best network with the pattern of the defining hyperplanes (w, b), and its loss on that pattern.
 
     Each neuron takes its least-squares hyperplane ±(a_j, β_j)/‖a_j‖ when that has exactly the pattern's
@@ -362,14 +391,18 @@ def realise_planes(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray) -
     unit_w, unit_b = unit_planes(a, beta)
     keep_w, keep_b = w.copy(), b.copy()
     for sign in (1.0, -1.0):
-        fits = np.all(plane_mask(X, sign * unit_w, sign * unit_b) == mask, axis=1) & (np.linalg.norm(a, axis=1) > 0)
+        fits = np.all(plane_mask(X, sign * unit_w, sign * unit_b) == mask, axis=1) & (
+            np.linalg.norm(a, axis=1) > 0
+        )
         keep_w[fits], keep_b[fits] = sign * unit_w[fits], sign * unit_b[fits]
     features = np.maximum(X @ keep_w.T + keep_b, 0.0) * mask.T
     c, *_ = scipy.linalg.lstsq(features, y, cond=len(y) * np.finfo(float).eps)
     return Planes(c, keep_w, keep_b), float(0.5 * np.mean((features @ c - y) ** 2))
 
 
-def plane_moves(X: np.ndarray, y: np.ndarray, p: Planes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def plane_moves(
+    X: np.ndarray, y: np.ndarray, p: Planes
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(neuron, new w, new b) for every translation by ±1, ±2 data levels, flip, ±rotation and least-squares jump."""
     n = len(p.c)
     levels = np.sort(X @ p.w.T, axis=0)  # (m, n): projections on each normal, ascending
@@ -383,7 +416,9 @@ def plane_moves(X: np.ndarray, y: np.ndarray, p: Planes) -> tuple[np.ndarray, np
         ws.append(p.w)
         bs.append(-0.5 * (padded[k, np.arange(n)] + padded[k + 1, np.arange(n)]))
     neurons.append(np.arange(n)), ws.append(-p.w), bs.append(-p.b)
-    centre = X.mean(axis=0) - (X.mean(axis=0) @ p.w.T + p.b)[:, None] * p.w  # point of each plane nearest the mean
+    centre = (
+        X.mean(axis=0) - (X.mean(axis=0) @ p.w.T + p.b)[:, None] * p.w
+    )  # point of each plane nearest the mean
     for angle in (ROTATION, -ROTATION):
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         turned = p.w @ rotation.T
@@ -405,11 +440,15 @@ class PlanesResult:
     stalled: bool
 
 
-def anls_planes(X: np.ndarray, y: np.ndarray, start: Planes, *, iterations: int, tries: int = 32) -> PlanesResult:
+def anls_planes(
+    X: np.ndarray, y: np.ndarray, start: Planes, *, iterations: int, tries: int = 32
+) -> PlanesResult:
     """ANLS on inputs X (m, 2): score every hyperplane move by its pattern least squares, accept the first strict decrease."""
     began = time.perf_counter()
     norm = np.linalg.norm(start.w, axis=1)
-    state = Planes(start.c * norm, start.w / norm[:, None], start.b / norm)  # the same network with unit normals
+    state = Planes(
+        start.c * norm, start.w / norm[:, None], start.b / norm
+    )  # the same network with unit normals
     loss = float(0.5 * np.mean((plane_forward(X, state) - y) ** 2))
     records = [(state, loss, 0, 0.0)]
     stalled = False
@@ -418,7 +457,9 @@ def anls_planes(X: np.ndarray, y: np.ndarray, start: Planes, *, iterations: int,
         trial_w = np.repeat(state.w[None], len(neuron), 0)
         trial_b = np.repeat(state.b[None], len(neuron), 0)
         trial_w[np.arange(len(neuron)), neuron], trial_b[np.arange(len(neuron)), neuron] = ws, bs
-        scores = np.array([plane_pattern_fit(X, y, plane_mask(X, tw, tb))[2] for tw, tb in zip(trial_w, trial_b)])
+        scores = np.array(
+            [plane_pattern_fit(X, y, plane_mask(X, tw, tb))[2] for tw, tb in zip(trial_w, trial_b, strict=True)]
+        )
         solves = len(neuron) + 1
         accepted = None
         for k in [int(k) for k in np.argsort(scores, kind="stable")[:tries] if scores[k] < loss]:

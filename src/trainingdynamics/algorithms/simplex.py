@@ -42,10 +42,14 @@ from trainingdynamics.seeding import child_rng
 Rule = Literal["steepest", "sequential_flip"]
 EDGE_TOLERANCE = 1e-15  # improving edge: normalised slope < −EDGE_TOLERANCE · Σ_i ‖∇r_i‖
 ZERO_TOLERANCE = 1e-8  # a boundary "vanishes" at θ if |a(θ)| ≤ ZERO_TOLERANCE · ‖∇a‖ (1 + ‖θ‖) (the vertex check)
-DEGENERACY_TOLERANCE = 1e-11  # ... and passes through a degenerate vertex (round-off level) if below this
+DEGENERACY_TOLERANCE = (
+    1e-11  # ... and passes through a degenerate vertex (round-off level) if below this
+)
 MAX_CONDITION = 1e12  # the critical normals have full rank if cond A is below this
 STALL_PER_DIM = 20  # give up after 20·dim θ consecutive zero-length pivots at one degenerate vertex
-PARALLEL_TOLERANCE = 1e-13  # a unit moves towards its boundary if ⟨∇a, d⟩ < −PARALLEL_TOLERANCE ‖∇a‖‖d‖
+PARALLEL_TOLERANCE = (
+    1e-13  # a unit moves towards its boundary if ⟨∇a, d⟩ < −PARALLEL_TOLERANCE ‖∇a‖‖d‖
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,9 @@ class ReluNetwork:
     """A ReLU network with a trainable first layer ``theta0`` = [W₁ | b₁] and fixed upper layers."""
 
     theta0: np.ndarray  # (n₁, d + 1); with no hidden layer n₁ = 1 and the network is linear
-    weights: tuple[np.ndarray, ...]  # fixed W_l of layers 2..m, the last one (1, n_{m−1}) is the output
+    weights: tuple[
+        np.ndarray, ...
+    ]  # fixed W_l of layers 2..m, the last one (1, n_{m−1}) is the output
     biases: tuple[np.ndarray, ...]
 
     @property
@@ -62,12 +68,14 @@ class ReluNetwork:
         return (self.theta0.shape[0], *(w.shape[0] for w in self.weights))
 
 
-def random_network(input_dim: int, hidden: tuple[int, ...], rng: np.random.Generator) -> ReluNetwork:
+def random_network(
+    input_dim: int, hidden: tuple[int, ...], rng: np.random.Generator
+) -> ReluNetwork:
     """All weights and biases i.i.d. U(−1, 1), as in the authors' ``randomModel``; first layer first."""
     sizes = (*hidden, 1)
     theta0 = rng.uniform(-1.0, 1.0, size=(sizes[0], input_dim + 1))
     weights, biases = [], []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         weights.append(rng.uniform(-1.0, 1.0, size=(fan_out, fan_in)))
         biases.append(rng.uniform(-1.0, 1.0, size=fan_out))
     return ReluNetwork(theta0, tuple(weights), tuple(biases))
@@ -87,13 +95,15 @@ class L1Landscape:
         self.dim = network.theta0.size
         self.row_norms = np.linalg.norm(self.Xa, axis=1)
         if X.shape[1] + 1 != network.theta0.shape[1] or self.y.shape != (X.shape[0],):
-            raise ValueError(f"data {X.shape}, {self.y.shape} do not match a first layer of shape {network.theta0.shape}")
+            raise ValueError(
+                f"data {X.shape}, {self.y.shape} do not match a first layer of shape {network.theta0.shape}"
+            )
 
     def values(self, theta: np.ndarray) -> np.ndarray:
         """All boundary functions a_{iu}(θ), shape (N, U): preactivations, then the residual."""
         z = self.Xa @ theta.reshape(self.n1, -1).T
         layers = [z]
-        for W, b in zip(self.network.weights, self.network.biases):
+        for W, b in zip(self.network.weights, self.network.biases, strict=True):
             z = np.maximum(z, 0.0) @ W.T + b
             layers.append(z)
         layers[-1] = layers[-1] - self.y[:, None]
@@ -107,7 +117,7 @@ class L1Landscape:
         """M_i for branches with the given states (B, U): ∂a_{iu}/∂z₁ of shape (B, U, n₁)."""
         m = np.broadcast_to(np.eye(self.n1), (states.shape[0], self.n1, self.n1))
         blocks, start = [m], 0
-        for size, W in zip(self.sizes[:-1], self.network.weights):
+        for size, W in zip(self.sizes[:-1], self.network.weights, strict=True):
             active = states[:, start : start + size, None]
             m = np.einsum("vw,bwj->bvj", W, active * m)
             blocks.append(m)
@@ -124,10 +134,14 @@ class L1Landscape:
         signs = 2.0 * states[:, -1] - 1.0
         return ((signs[:, None] * M[:, -1, :]).T @ self.Xa).ravel()
 
-    def branch_gradients(self, M: np.ndarray, states: np.ndarray, branches: np.ndarray) -> np.ndarray:
+    def branch_gradients(
+        self, M: np.ndarray, states: np.ndarray, branches: np.ndarray
+    ) -> np.ndarray:
         """Each listed branch's term sign(r_i) M_i[r] ⊗ x̃_i of ∇L, shape (B, p)."""
         signs = 2.0 * states[:, -1] - 1.0
-        return np.einsum("bj,ba->bja", signs[:, None] * M[:, -1, :], self.Xa[branches]).reshape(len(branches), self.dim)
+        return np.einsum("bj,ba->bja", signs[:, None] * M[:, -1, :], self.Xa[branches]).reshape(
+            len(branches), self.dim
+        )
 
     def rates(self, M: np.ndarray, direction: np.ndarray) -> np.ndarray:
         """Directional derivatives ⟨∇a_{iu}, d⟩ of all boundary functions, shape (N, U)."""
@@ -173,7 +187,9 @@ def ratio_test(
     if not toward.any():
         return np.inf, np.array([], dtype=int)
     ids = np.flatnonzero(toward)
-    steps = np.maximum(side.flat[ids] * theta_values.flat[ids], 0.0) / (-side.flat[ids] * beta.flat[ids])
+    steps = np.maximum(side.flat[ids] * theta_values.flat[ids], 0.0) / (
+        -side.flat[ids] * beta.flat[ids]
+    )
     best = steps.min()
     tied = ids[steps <= best * (1 + 1e-9) + 1e-15]
     return float(best), np.sort(tied)
@@ -200,7 +216,9 @@ def null_direction(normals: np.ndarray, dim: int) -> np.ndarray:
     return vt[len(normals)]
 
 
-def independent_hit(land: L1Landscape, M: np.ndarray, critical: np.ndarray, hits: np.ndarray) -> int | None:
+def independent_hit(
+    land: L1Landscape, M: np.ndarray, critical: np.ndarray, hits: np.ndarray
+) -> int | None:
     """The lowest tied boundary whose normal is independent of the critical ones, or ``None``."""
     for hit in hits:
         if critical_condition(land, M, np.append(critical, hit)) < MAX_CONDITION:
@@ -216,7 +234,9 @@ def descend_to_vertex(land: L1Landscape, theta0: np.ndarray) -> Vertex:
     M = land.products(states)
     norms = land.normal_norms(M)
     critical: list[int] = []
-    passive: list[int] = []  # vanishing boundaries with normals in the critical span: they stay at zero
+    passive: list[
+        int
+    ] = []  # vanishing boundaries with normals in the critical span: they stay at zero
     while len(critical) < land.dim:
         crit = np.array(critical, dtype=int)
         normals = land.normals(M[crit // land.units], crit // land.units, crit % land.units)
@@ -226,13 +246,20 @@ def descend_to_vertex(land: L1Landscape, theta0: np.ndarray) -> Vertex:
             g = g - q @ (q.T @ g)
         candidates = [-g] if np.linalg.norm(g) > 1e-12 * land.residual_scale(norms) else []
         flat = null_direction(normals, land.dim)
-        candidates += [flat, -flat]  # the loss is flat on the face if g is in the span of the normals
+        candidates += [
+            flat,
+            -flat,
+        ]  # the loss is flat on the face if g is in the span of the normals
         for direction in candidates:
-            tau, hits = ratio_test(land, values, M, norms, states, direction, np.append(crit, passive).astype(int))
+            tau, hits = ratio_test(
+                land, values, M, norms, states, direction, np.append(crit, passive).astype(int)
+            )
             if np.isfinite(tau):
                 break
         else:
-            raise RuntimeError("phase 1 found no boundary in any direction: the region contains a line")
+            raise RuntimeError(
+                "phase 1 found no boundary in any direction: the region contains a line"
+            )
         theta = theta + tau * direction
         hit = independent_hit(land, M, crit, hits)
         if hit is None:
@@ -261,10 +288,14 @@ def edges(land: L1Landscape, vertex: Vertex) -> Edges:
     positive = np.tile([False, True], p)
     variant_states = vertex.states[branch[released]].copy()
     variant_states[np.arange(2 * p), unit[released]] = positive
-    variant_M = land.products(variant_states)  # (2p, U, n₁): the released unit's branch with its state set
+    variant_M = land.products(
+        variant_states
+    )  # (2p, U, n₁): the released unit's branch with its state set
     A = land.normals(vertex.M[branch], branch, unit)
     A_variants = np.repeat(A[None], 2 * p, axis=0)
-    same_branch = branch[released][:, None] == branch[None, :]  # (2p, p): critical rows the variant changes
+    same_branch = (
+        branch[released][:, None] == branch[None, :]
+    )  # (2p, p): critical rows the variant changes
     v_idx, c_idx = np.nonzero(same_branch)
     A_variants[v_idx, c_idx] = land.normals(variant_M[v_idx], branch[c_idx], unit[c_idx])
     touched = branch[released]
@@ -306,7 +337,9 @@ def improving_edges(edge_set: Edges, tolerance: float) -> list[int]:
     return improving[np.argsort(slopes[improving], kind="stable")].tolist()
 
 
-def sequential_flip_edge(land: L1Landscape, vertex: Vertex, edge_set: Edges, tolerance: float) -> tuple[Vertex, int | None]:
+def sequential_flip_edge(
+    land: L1Landscape, vertex: Vertex, edge_set: Edges, tolerance: float
+) -> tuple[Vertex, int | None]:
     """The authors' pricing: the steepest improving edge into the critical units' assumed sides; if none,
     flip the assumed states one at a time (flips accumulate) until the flipped unit's edge improves."""
     assumed = vertex.states.flat[vertex.critical].astype(int)
@@ -317,7 +350,9 @@ def sequential_flip_edge(land: L1Landscape, vertex: Vertex, edge_set: Edges, tol
     for k in range(len(assumed)):
         if edge_set.normalised[2 * k + 1 - assumed[k]] < -tolerance:
             for j in range(k):
-                states, M, norms = set_branch_state(land, vertex, int(vertex.critical[j]), not assumed[j])
+                states, M, norms = set_branch_state(
+                    land, vertex, int(vertex.critical[j]), not assumed[j]
+                )
                 vertex = Vertex(vertex.theta, states, M, norms, vertex.critical, vertex.values)
             return vertex, 2 * k + 1 - int(assumed[k])
     return vertex, None
@@ -347,7 +382,9 @@ def edge_move(land: L1Landscape, vertex: Vertex, edge_set: Edges, choice: int) -
     return Move(states, M, norms, edge_set.directions[choice], float(edge_set.slopes[choice]))
 
 
-def directed_edge(land: L1Landscape, vertex: Vertex, edge_set: Edges, choice: int, zero: np.ndarray) -> Move | None:
+def directed_edge(
+    land: L1Landscape, vertex: Vertex, edge_set: Edges, choice: int, zero: np.ndarray
+) -> Move | None:
     """Edge ``choice`` with every other vanishing unit (mask ``zero``) set to the side the edge moves it to.
 
     At a degenerate vertex (extra vanishing units, e.g. a first-layer unit at w = b = 0, where all
@@ -385,14 +422,22 @@ def advance(land: L1Landscape, vertex: Vertex, k: int, move: Move) -> tuple[Vert
 
     Among tied boundaries the lowest id whose normal keeps A well conditioned enters.
     """
-    tau, hits = ratio_test(land, vertex.values, move.M, move.norms, move.states, move.direction, vertex.critical)
+    tau, hits = ratio_test(
+        land, vertex.values, move.M, move.norms, move.states, move.direction, vertex.critical
+    )
     if not np.isfinite(tau):
-        raise RuntimeError("an improving edge without a boundary ahead: the loss would be unbounded below")
+        raise RuntimeError(
+            "an improving edge without a boundary ahead: the loss would be unbounded below"
+        )
     critical = vertex.critical.copy()
     hit = independent_hit(land, move.M, np.delete(critical, k), hits)
     critical[k] = hits[0] if hit is None else hit
     theta = vertex.theta + tau * move.direction
-    return Vertex(theta, move.states, move.M, move.norms, critical, land.values(theta)), tau, len(hits)
+    return (
+        Vertex(theta, move.states, move.M, move.norms, critical, land.values(theta)),
+        tau,
+        len(hits),
+    )
 
 
 def step(
@@ -410,7 +455,9 @@ def step(
     zero.flat[vertex.critical] = False
     if zero.any():
         finite = np.flatnonzero(np.isfinite(edge_set.normalised))
-        candidates = order or finite[np.argsort(edge_set.normalised[finite], kind="stable")].tolist()
+        candidates = (
+            order or finite[np.argsort(edge_set.normalised[finite], kind="stable")].tolist()
+        )
         length = 1e-12 * (1.0 + np.linalg.norm(vertex.theta))
         for choice in candidates:
             move = directed_edge(land, vertex, edge_set, choice, zero)
@@ -439,7 +486,9 @@ class SimplexTrace:
     direct_losses: np.ndarray  # the same by a direct forward pass
     thetas: np.ndarray  # (K + 1, p) vertex positions
     zero_counts: np.ndarray  # boundary functions vanishing (relative ZERO_TOLERANCE) at each vertex
-    critical_offsets: np.ndarray  # max over the critical set of |a| / (‖∇a‖ (1 + ‖θ‖)) at each vertex
+    critical_offsets: (
+        np.ndarray
+    )  # max over the critical set of |a| / (‖∇a‖ (1 + ‖θ‖)) at each vertex
     conditions: np.ndarray  # condition number of the critical normals A at each vertex
     start_loss: float  # L(θ₀) before phase 1
     status: str  # "local minimum"; "stuck" (no improving edge, some edge undefined); "max_pivots"; "cycle"; "stalled"
@@ -478,7 +527,9 @@ class SimplexTrace:
 def vertex_checks(land: L1Landscape, vertex: Vertex) -> tuple[int, float, float]:
     """(boundaries vanishing at θ, largest relative offset of a critical one, cond A) at a vertex."""
     norms = vertex.norms.flat[vertex.critical]
-    offsets = np.abs(vertex.values.flat[vertex.critical]) / (norms * (1.0 + np.linalg.norm(vertex.theta)))
+    offsets = np.abs(vertex.values.flat[vertex.critical]) / (
+        norms * (1.0 + np.linalg.norm(vertex.theta))
+    )
     zeros = int(vanishing(vertex, ZERO_TOLERANCE).sum())
     return zeros, float(offsets.max()), critical_condition(land, vertex.M, vertex.critical)
 
@@ -486,7 +537,14 @@ def vertex_checks(land: L1Landscape, vertex: Vertex) -> tuple[int, float, float]
 def certificate(land: L1Landscape, vertex: Vertex) -> float:
     """Min normalised edge slope at ``vertex`` with M rebuilt from the states (no incremental bookkeeping)."""
     M = land.products(vertex.states)
-    fresh = Vertex(vertex.theta, vertex.states, M, land.normal_norms(M), vertex.critical, land.values(vertex.theta))
+    fresh = Vertex(
+        vertex.theta,
+        vertex.states,
+        M,
+        land.normal_norms(M),
+        vertex.critical,
+        land.values(vertex.theta),
+    )
     return float(edges(land, fresh).normalised.min())
 
 
@@ -495,7 +553,9 @@ def vertex_key(vertex: Vertex) -> tuple[bytes, bytes]:
     return np.sort(vertex.critical).tobytes(), np.packbits(vertex.states).tobytes()
 
 
-def simplex(land: L1Landscape, theta0: np.ndarray, *, max_pivots: int, rule: Rule = "steepest") -> SimplexTrace:
+def simplex(
+    land: L1Landscape, theta0: np.ndarray, *, max_pivots: int, rule: Rule = "steepest"
+) -> SimplexTrace:
     """Phase 1 to a vertex, then pivots until no edge improves (or ``max_pivots``, a cycle, or a stall).
 
     ``rule="steepest"`` follows the steepest normalised edge among all 2·dim θ; ``"sequential_flip"``
@@ -523,7 +583,9 @@ def simplex(land: L1Landscape, theta0: np.ndarray, *, max_pivots: int, rule: Rul
         vertex, tau, tied, slope = taken
         loss += tau * slope
         ties += tied > 1
-        if np.linalg.norm(vertex.theta - thetas[-1]) <= 1e-12 * (1.0 + np.linalg.norm(vertex.theta)):
+        if np.linalg.norm(vertex.theta - thetas[-1]) <= 1e-12 * (
+            1.0 + np.linalg.norm(vertex.theta)
+        ):
             degenerate += 1
             key = vertex_key(vertex)
             if key in visited or len(visited) >= STALL_PER_DIM * land.dim:
@@ -536,7 +598,7 @@ def simplex(land: L1Landscape, theta0: np.ndarray, *, max_pivots: int, rule: Rul
         direct.append(float(np.abs(vertex.values[:, -1]).sum()))
         thetas.append(vertex.theta)
         checks.append(vertex_checks(land, vertex))
-    zeros, offsets, conditions = (np.array(column) for column in zip(*checks))
+    zeros, offsets, conditions = (np.array(column) for column in zip(*checks, strict=True))
     return SimplexTrace(
         losses=np.array(losses),
         direct_losses=np.array(direct),
@@ -555,7 +617,13 @@ def simplex(land: L1Landscape, theta0: np.ndarray, *, max_pivots: int, rule: Rul
 
 
 def deep_relu_simplex(
-    X: np.ndarray, y: np.ndarray, hidden: tuple[int, ...], *, seed: int, max_pivots: int, rule: Rule = "steepest"
+    X: np.ndarray,
+    y: np.ndarray,
+    hidden: tuple[int, ...],
+    *,
+    seed: int,
+    max_pivots: int,
+    rule: Rule = "steepest",
 ) -> SimplexTrace:
     """Minimise Σ_i |f(x_i) − y_i| over the first layer of a random U(−1, 1) ReLU net with widths ``hidden``.
 
@@ -579,7 +647,9 @@ def lad_linprog(X: np.ndarray, y: np.ndarray) -> float:
     return float(result.fun)
 
 
-def boundary_crossings(land: L1Landscape, theta: np.ndarray, direction: np.ndarray, radius: float) -> int:
+def boundary_crossings(
+    land: L1Landscape, theta: np.ndarray, direction: np.ndarray, radius: float
+) -> int:
     """Exact number of boundary crossings on the segment θ ± radius·u (u = d/‖d‖), walked by ratio tests."""
     u = direction / np.linalg.norm(direction)
     point = theta.ravel() - radius * u
@@ -601,10 +671,14 @@ def boundary_crossings(land: L1Landscape, theta: np.ndarray, direction: np.ndarr
         values = land.values(point)
 
 
-def boundary_density(land: L1Landscape, theta: np.ndarray, radius: float, rays: int, rng: np.random.Generator) -> float:
+def boundary_density(
+    land: L1Landscape, theta: np.ndarray, radius: float, rays: int, rng: np.random.Generator
+) -> float:
     """Boundary crossings per unit length on ``rays`` random lines through θ, each of length 2·radius."""
     directions = rng.standard_normal((rays, land.dim))
-    return float(np.mean([boundary_crossings(land, theta, d, radius) for d in directions]) / (2.0 * radius))
+    return float(
+        np.mean([boundary_crossings(land, theta, d, radius) for d in directions]) / (2.0 * radius)
+    )
 
 
 def distinct_vertices(trace: SimplexTrace) -> np.ndarray:
@@ -613,7 +687,9 @@ def distinct_vertices(trace: SimplexTrace) -> np.ndarray:
     return np.concatenate([[0], 1 + np.flatnonzero(moved)])
 
 
-Q_MAX = 1.0 - 1e-5  # largest rate q the limit fit considers; a best fit at this cap has no finite limit
+Q_MAX = (
+    1.0 - 1e-5
+)  # largest rate q the limit fit considers; a best fit at this cap has no finite limit
 
 
 @dataclass(frozen=True)
@@ -643,7 +719,9 @@ def fit_limit(k: np.ndarray, losses: np.ndarray, upper: float) -> LimitFit:
 
     def linear_part(q: float) -> tuple[float, float, float]:
         basis = q**k
-        (limit, scale), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(k), basis]), losses, rcond=None)
+        (limit, scale), *_ = np.linalg.lstsq(
+            np.column_stack([np.ones_like(k), basis]), losses, rcond=None
+        )
         if not 0.0 <= limit <= upper:
             limit = min(max(limit, 0.0), upper)
             scale = float(basis @ (losses - limit) / (basis @ basis))
@@ -652,6 +730,10 @@ def fit_limit(k: np.ndarray, losses: np.ndarray, upper: float) -> LimitFit:
     grid = 1.0 - np.geomspace(1e-5, 0.9, 200)
     best = int(np.argmin([linear_part(q)[2] for q in grid]))
     bracket = (grid[min(best + 1, len(grid) - 1)], grid[max(best - 1, 0)])
-    q = float(minimize_scalar(lambda q: linear_part(q)[2], bounds=bracket, method="bounded", options={"xatol": 1e-14}).x)
+    q = float(
+        minimize_scalar(
+            lambda q: linear_part(q)[2], bounds=bracket, method="bounded", options={"xatol": 1e-14}
+        ).x
+    )
     limit, scale, _ = linear_part(q)
     return LimitFit(limit, q, scale, finite=bool(1.0 - q > 1.01 * (1.0 - Q_MAX)))

@@ -17,7 +17,8 @@ of the b-bit quantized ReLU with the same selectable STE.
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import torch
@@ -54,7 +55,9 @@ def _moments_times(x: np.ndarray, diagonal: np.ndarray | float) -> np.ndarray:
     return (np.asarray(diagonal)[..., None] * x + np.sum(x, axis=-1, keepdims=True)) / 4.0
 
 
-def population_loss(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray) -> np.ndarray | float:
+def population_loss(
+    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray
+) -> np.ndarray | float:
     """f(v, w) = ½(vᵀAv − 2vᵀBv* + v*ᵀAv*), A = E σ(Zw)σ(Zw)ᵀ = ¼(I + 11ᵀ), B = E σ(Zw)σ(Zw*)ᵀ = ¼((1 − 2θ/π)I + 11ᵀ).
 
     v and w may carry matching leading axes (a batch of points, e.g. a trajectory).
@@ -77,7 +80,9 @@ def _grad_v(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray
     return _moments_times(v, 1.0) - _moments_times(v_star, 1.0 - 2.0 * angle(w, w_star) / np.pi)
 
 
-def population_gradient(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray) -> Gradient:
+def population_gradient(
+    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray
+) -> Gradient:
     """(∂f/∂v, ∂f/∂w) for θ ∉ {0, π}.
 
     ∂f/∂v = ¼(I + 11ᵀ)v − ¼((1 − 2θ/π)I + 11ᵀ)v*, and since f depends on w only through θ with
@@ -88,7 +93,9 @@ def population_gradient(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star
     return _grad_v(v, w, v_star, w_star), grad_w
 
 
-def _row_expectations(w: np.ndarray, w_star: np.ndarray, ste: STE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _row_expectations(
+    w: np.ndarray, w_star: np.ndarray, ste: STE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For one row z ~ N(0, I): E[μ'(z·w) z σ(z·w)], E[μ'(z·w) z σ(z·w*)] and E[μ'(z·w) z]/2.
 
     Identity (μ' = 1):          ŵ/√(2π),  ŵ*/√(2π),  0.
@@ -114,11 +121,16 @@ def _row_expectations(w: np.ndarray, w_star: np.ndarray, ste: STE) -> tuple[np.n
         side = ndtr(s * cos_t / sin_t) if sin_t > 0 else float(cos_t > 0)
     phi_s = np.exp(-0.5 * s**2) / SQRT_2PI
     self_term = w_hat * (1.0 - np.exp(-0.5 * s**2)) / SQRT_2PI
-    cross = w_hat * (0.5 / SQRT_2PI - phi_s * side + cos_t * upper / SQRT_2PI) + sin_e * upper / SQRT_2PI
+    cross = (
+        w_hat * (0.5 / SQRT_2PI - phi_s * side + cos_t * upper / SQRT_2PI)
+        + sin_e * upper / SQRT_2PI
+    )
     return self_term, cross, self_term / 2.0
 
 
-def expected_coarse_gradient(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE) -> Gradient:
+def expected_coarse_gradient(
+    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE
+) -> Gradient:
     """E_Z of the coarse gradient (g_v, g_w); g_v is exact, so its mean is ∂f/∂v.
 
     Splitting r over rows, with (d, c, o) from :func:`_row_expectations`:
@@ -133,7 +145,9 @@ def expected_coarse_gradient(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w
     return _grad_v(v, w, v_star, w_star), grad_w
 
 
-def ste_derivative(x: np.ndarray | torch.Tensor, ste: STE, top: float = 1.0) -> np.ndarray | torch.Tensor:
+def ste_derivative(
+    x: np.ndarray | torch.Tensor, ste: STE, top: float = 1.0
+) -> np.ndarray | torch.Tensor:
     """μ'(x) as a boolean mask (NumPy or torch): 1 (identity), 1{x > 0} (ReLU) or 1{0 < x < top} (clipped ReLU)."""
     check_ste(ste)
     passes = (x > 0) | (ste == "identity")
@@ -145,7 +159,9 @@ def _projections(Z: np.ndarray, w: np.ndarray, w_star: np.ndarray) -> np.ndarray
     return (Z.reshape(-1, Z.shape[-1]) @ np.stack([w, w_star], axis=1)).reshape(*Z.shape[:-1], 2)
 
 
-def _residuals(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _residuals(
+    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, Z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For a stack Z of shape (N, m, n): pre-activations Zw, features σ(Zw) and residuals r."""
     projections = _projections(Z, w, w_star)
     features = (projections[..., 0] > 0).astype(float)
@@ -153,19 +169,25 @@ def _residuals(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndar
     return projections[..., 0], features, residual
 
 
-def loss_samples(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, Z: np.ndarray) -> np.ndarray:
+def loss_samples(
+    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, Z: np.ndarray
+) -> np.ndarray:
     """ℓ(Z_k) = ½ r_k² for each sample of the stack Z (N, m, n)."""
     return 0.5 * _residuals(v, w, v_star, w_star, Z)[2] ** 2
 
 
-def coarse_gradient_samples(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE, Z: np.ndarray) -> Gradient:
+def coarse_gradient_samples(
+    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE, Z: np.ndarray
+) -> Gradient:
     """Per-sample coarse gradients g_v = σ(Zw) r (N, m) and g_w = Zᵀ(μ'(Zw) ⊙ v) r (N, n)."""
     pre, features, residual = _residuals(v, w, v_star, w_star, Z)
     backward = ste_derivative(pre, ste) * v * residual[:, None]
     return features * residual[:, None], np.einsum("kmn,km->kn", Z, backward)
 
 
-def score_gradient_samples(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, Z: np.ndarray) -> np.ndarray:
+def score_gradient_samples(
+    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, Z: np.ndarray
+) -> np.ndarray:
     """Unbiased per-sample estimates of ∂f/∂w by the likelihood-ratio (score-function) trick.
 
     The pathwise derivative of ℓ in w is 0 a.e., but f = E ℓ depends on w through the law of the
@@ -190,7 +212,13 @@ def gaussian_inputs(samples: int, m: int, n: int, generator: np.random.Generator
 
 
 def sampled_coarse_gradient(
-    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE, batch: int, generator: np.random.Generator
+    v: np.ndarray,
+    w: np.ndarray,
+    v_star: np.ndarray,
+    w_star: np.ndarray,
+    ste: STE,
+    batch: int,
+    generator: np.random.Generator,
 ) -> Gradient:
     """The mini-batch coarse gradient: the mean of (g_v, g_w) over ``batch`` fresh inputs Z."""
     Z = gaussian_inputs(batch, len(v), len(w), generator)
@@ -205,7 +233,9 @@ def spurious_minimum_v(v_star: np.ndarray) -> np.ndarray:
     return np.linalg.solve(np.eye(m) + ones, (ones - np.eye(m)) @ v_star)
 
 
-def coarse_gradient_descent(v0: np.ndarray, w0: np.ndarray, gradient: GradientFn, step: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+def coarse_gradient_descent(
+    v0: np.ndarray, w0: np.ndarray, gradient: GradientFn, step: float, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Iterates (v_t, w_t), t = 0..steps, of (v, w) ← (v, w) − step · gradient(v, w)."""
     vs, ws = [v0], [w0]
     for _ in range(steps):
@@ -245,7 +275,9 @@ def quantized_activation(x: torch.Tensor, bits: int, resolution: float, ste: STE
     return QuantizedActivation.apply(x, bits, resolution, ste)
 
 
-def descent_ratio(v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE) -> float:
+def descent_ratio(
+    v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE
+) -> float:
     """‖E g_w‖² / (‖∂f/∂v‖² + ⟨E g_w, ∂f/∂w⟩): squared coarse-gradient norm spent per unit of first-order descent.
 
     The quantity of the paper's eq. (12) and (16): in the descent estimate (13) a step η lowers f by

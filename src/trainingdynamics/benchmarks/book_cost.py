@@ -7,7 +7,14 @@ import sys
 import time
 
 from trainingdynamics.chapters import CHAPTERS
-from trainingdynamics.runner import Layout, cache_key, chapter_parameters, is_fresh, read_record, source_digest
+from trainingdynamics.runner import (
+    Layout,
+    cache_key,
+    chapter_parameters,
+    is_fresh,
+    read_record,
+    source_digest,
+)
 
 PROFILES = ("quick", "full")
 
@@ -20,20 +27,33 @@ def chapter_times(layout: Layout) -> list[dict]:
             continue
         run = (read_record(layout.claims(chapter)) or {}).get("run", {})
         profile = run.get("parameters", {}).get("profile")
-        rows.append({"chapter": chapter} | {p: run.get("seconds") if profile == p else None for p in PROFILES})
+        rows.append(
+            {"chapter": chapter}
+            | {p: run.get("seconds") if profile == p else None for p in PROFILES}
+        )
     return rows
 
 
 def totals(rows: list[dict]) -> dict[str, float | None]:
     """The whole book's seconds per profile, or None unless every chapter was measured at that profile."""
-    return {p: None if any(r[p] is None for r in rows) else float(sum(r[p] for r in rows)) for p in PROFILES}
+    return {
+        p: None if any(r[p] is None for r in rows) else float(sum(r[p] for r in rows))
+        for p in PROFILES
+    }
 
 
 def fresh_chapters(layout: Layout, profile: str) -> tuple[int, int]:
     """How many chapters are fresh at ``profile`` (a rebuild would not re-execute them), out of how many."""
     chapters = [c for c in CHAPTERS if layout.source(c).is_file()]
     digest = source_digest(layout.root)
-    fresh = [is_fresh(c, layout, cache_key(layout.source(c), chapter_parameters(c, layout, profile, {}), digest)) for c in chapters]
+    fresh = [
+        is_fresh(
+            c,
+            layout,
+            cache_key(layout.source(c), chapter_parameters(c, layout, profile, {}), digest),
+        )
+        for c in chapters
+    ]
     return int(sum(fresh)), len(chapters)
 
 
@@ -47,11 +67,24 @@ def timed_rebuild(layout: Layout, profile: str = "full") -> dict:
     result: dict = {"profile": profile, "chapters": total, "fresh": fresh}
     if fresh < total:
         return result
-    command = [sys.executable, "-m", "trainingdynamics", "--root", str(layout.root), "build", "--profile", profile]
+    command = [
+        sys.executable,
+        "-m",
+        "trainingdynamics",
+        "--root",
+        str(layout.root),
+        "build",
+        "--profile",
+        profile,
+    ]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    return result | ({"seconds": seconds} if done.returncode == 0 else {"error": f"build exited with {done.returncode}"})
+    return result | (
+        {"seconds": seconds}
+        if done.returncode == 0
+        else {"error": f"build exited with {done.returncode}"}
+    )
 
 
 def book_cost(layout: Layout, *, check_rebuild: bool) -> dict:

@@ -8,8 +8,8 @@ import datetime
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -30,11 +30,23 @@ from trainingdynamics.runner import Layout, find_root
 def parser() -> argparse.ArgumentParser:
     """The benchmark's command line."""
     cli = argparse.ArgumentParser(prog="trainingdynamics bench", description=__doc__)
-    cli.add_argument("--quick", action="store_true", help="a few seconds on a tiny model: a smoke test, not a measurement")
-    cli.add_argument("--root", type=Path, help="the book's folder (default: found from the current directory)")
+    cli.add_argument(
+        "--quick",
+        action="store_true",
+        help="a few seconds on a tiny model: a smoke test, not a measurement",
+    )
+    cli.add_argument(
+        "--root", type=Path, help="the book's folder (default: found from the current directory)"
+    )
     cli.add_argument("--out", type=Path, help="where results.json goes (default: <root>/bench)")
-    cli.add_argument("--book", type=Path, help="where performance.md and images/ go (default: <root>/book)")
-    cli.add_argument("--render-only", action="store_true", help="re-render the page from an existing results.json")
+    cli.add_argument(
+        "--book", type=Path, help="where performance.md and images/ go (default: <root>/book)"
+    )
+    cli.add_argument(
+        "--render-only",
+        action="store_true",
+        help="re-render the page from an existing results.json",
+    )
     return cli
 
 
@@ -49,7 +61,12 @@ OWN_OUTPUTS = (":!bench/results.json", ":!book/performance.md", ":!book/images/p
 def revision(root: Path) -> str:
     """The commit, ``+dirty`` with uncommitted changes other than the benchmark's own outputs ("unknown" without git); no index lock taken."""
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         status = subprocess.run(
             ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--", ".", *OWN_OUTPUTS],
             capture_output=True, text=True, check=True,
@@ -63,7 +80,9 @@ def measure_all(profile: str, layout: Layout) -> dict:
     """Run every benchmark case of ``profile``; the results as plain JSON-able data."""
     cfg = config(profile)
     if profile == "full":
-        progress(f"waiting for the load average to settle: {settle(torch.get_num_threads() + 0.5):.0f} s")
+        progress(
+            f"waiting for the load average to settle: {settle(torch.get_num_threads() + 0.5):.0f} s"
+        )
     loads = [load()]
     eigen, trace, covariance, residuals = [], [], [], []
     for model_name in cfg.models:
@@ -79,7 +98,9 @@ def measure_all(profile: str, layout: Layout) -> dict:
         progress(f"{model_name}: gradient covariance")
         loads.append(load())
         covariance += covariance_rows(problem, cfg)
-    density = peers.pyhessian_density_check(problem.copy().model, LOSS, problem.X[:64], problem.y[:64])
+    density = peers.pyhessian_density_check(
+        problem.copy().model, LOSS, problem.X[:64], problem.y[:64]
+    )
     progress("the book's own cost")
     book = book_cost(layout, check_rebuild=profile == "full")
     loads.append(load())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 
@@ -50,11 +50,22 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         require_positive(
-            self, "hessian_sizes", "covariance_sizes", "train_steps", "lr", "top_k", "probes", "accuracy", "repeats", "budget_s"
+            self,
+            "hessian_sizes",
+            "covariance_sizes",
+            "train_steps",
+            "lr",
+            "top_k",
+            "probes",
+            "accuracy",
+            "repeats",
+            "budget_s",
         )
         unknown = sorted(set(self.models) - set(MODELS))
         if unknown:
-            raise ParameterError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+            raise ParameterError(
+                f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}"
+            )
 
 
 OURS_TOLERANCES = tuple(Setting(tol, 300) for tol in (1e-2, 1e-3, 1e-4, 1e-6))
@@ -84,7 +95,12 @@ PROFILES = {
         lr=0.1,
         top_k=10,
         ours=OURS_TOLERANCES,
-        pyhessian_top1=(PYHESSIAN_DEFAULT, Setting(1e-4, 200), Setting(1e-5, 200), Setting(1e-6, 200)),
+        pyhessian_top1=(
+            PYHESSIAN_DEFAULT,
+            Setting(1e-4, 200),
+            Setting(1e-5, 200),
+            Setting(1e-6, 200),
+        ),
         pyhessian_topk=(PYHESSIAN_DEFAULT, Setting(1e-4, 200)),
         probes=100,
         accuracy=1e-4,

@@ -11,8 +11,8 @@ float64 followed by the dense route.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import torch
 
@@ -25,7 +25,9 @@ from trainingdynamics.diagnostics import spectra
 Gradients = Callable[[Problem], torch.Tensor]
 
 
-GRADIENTS: dict[str, Gradients] = {  # each is handed a Problem.copy (BackPACK extends the model in place)
+GRADIENTS: dict[
+    str, Gradients
+] = {  # each is handed a Problem.copy (BackPACK extends the model in place)
     "ours (vmap)": lambda p: spectra.per_example_gradients(p.model, LOSS, p.X, p.y),
     "per-example loop": lambda p: spectra.looped_per_example_gradients(p.model, LOSS, p.X, p.y),
     "BackPACK BatchGrad": lambda p: peers.backpack_per_example_gradients(p.model, LOSS, p.X, p.y),
@@ -46,13 +48,20 @@ LAYERED_GRAM = "Gram by layers (ours)"
 
 def layered_gram(problem: Problem) -> spectra.CovarianceSpectrum:
     """The whole computation without per-example gradients: ``gradient_covariance_eigenvalues(method="gram")``."""
-    return spectra.gradient_covariance_eigenvalues(problem.model, LOSS, problem.X, problem.y, method="gram")
+    return spectra.gradient_covariance_eigenvalues(
+        problem.model, LOSS, problem.X, problem.y, method="gram"
+    )
 
 
-def errors(found: spectra.CovarianceSpectrum, reference: spectra.CovarianceSpectrum) -> dict[str, float]:
+def errors(
+    found: spectra.CovarianceSpectrum, reference: spectra.CovarianceSpectrum
+) -> dict[str, float]:
     """Relative errors of the top eigenvalue and of the trace."""
     top, exact = float(found.values[0]), float(reference.values[0])
-    return {"rel_error_top": abs(top - exact) / abs(exact), "rel_error_trace": abs(found.trace - reference.trace) / abs(reference.trace)}
+    return {
+        "rel_error_top": abs(top - exact) / abs(exact),
+        "rel_error_trace": abs(found.trace - reference.trace) / abs(reference.trace),
+    }
 
 
 def covariance_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
@@ -66,16 +75,58 @@ def covariance_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
     for n in cfg.covariance_sizes:
         batch = problem.first(n)
         exact = batch.in_float64()
-        reference = spectra.covariance_spectrum(spectra.looped_per_example_gradients(exact.model, LOSS, exact.X, exact.y), method="dense")
+        reference = spectra.covariance_spectrum(
+            spectra.looped_per_example_gradients(exact.model, LOSS, exact.X, exact.y),
+            method="dense",
+        )
         common = {"model": problem.model_name, "n": n, "params": problem.n_params}
-        gradients = measure({m: (batch.copy, run) for m, run in GRADIENTS.items()}, repeats=cfg.repeats, budget_s=cfg.budget_s)
+        gradients = measure(
+            {m: (batch.copy, run) for m, run in GRADIENTS.items()},
+            repeats=cfg.repeats,
+            budget_s=cfg.budget_s,
+        )
         for method, timed in gradients.items():
-            accuracy = errors(spectra.covariance_spectrum(timed.result, method="lanczos"), reference)
-            rows.append(common | {"stage": "gradients", "method": method, "seconds": timed.median, "seconds_all": timed.seconds} | accuracy)
+            accuracy = errors(
+                spectra.covariance_spectrum(timed.result, method="lanczos"), reference
+            )
+            rows.append(
+                common
+                | {
+                    "stage": "gradients",
+                    "method": method,
+                    "seconds": timed.median,
+                    "seconds_all": timed.seconds,
+                }
+                | accuracy
+            )
         ours = gradients[OURS_GRADIENTS].result
-        routes = measure({r: (lambda: ours, spectrum) for r, spectrum in SPECTRA.items()}, repeats=cfg.repeats, budget_s=cfg.budget_s)
+        routes = measure(
+            {r: (lambda: ours, spectrum) for r, spectrum in SPECTRA.items()},
+            repeats=cfg.repeats,
+            budget_s=cfg.budget_s,
+        )
         for route, timed in routes.items():
-            rows.append(common | {"stage": "spectrum", "method": route, "seconds": timed.median, "seconds_all": timed.seconds} | errors(timed.result, reference))
-        timed = measure({LAYERED_GRAM: (batch.copy, layered_gram)}, repeats=cfg.repeats, budget_s=cfg.budget_s)[LAYERED_GRAM]
-        rows.append(common | {"stage": "both", "method": LAYERED_GRAM, "seconds": timed.median, "seconds_all": timed.seconds} | errors(timed.result, reference))
+            rows.append(
+                common
+                | {
+                    "stage": "spectrum",
+                    "method": route,
+                    "seconds": timed.median,
+                    "seconds_all": timed.seconds,
+                }
+                | errors(timed.result, reference)
+            )
+        timed = measure(
+            {LAYERED_GRAM: (batch.copy, layered_gram)}, repeats=cfg.repeats, budget_s=cfg.budget_s
+        )[LAYERED_GRAM]
+        rows.append(
+            common
+            | {
+                "stage": "both",
+                "method": LAYERED_GRAM,
+                "seconds": timed.median,
+                "seconds_all": timed.seconds,
+            }
+            | errors(timed.result, reference)
+        )
     return rows

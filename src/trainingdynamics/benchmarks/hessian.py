@@ -8,9 +8,9 @@ with their residuals checked, the trace from BackPACK's exact Hessian diagonal.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import numpy as np
 import scipy.sparse.linalg
@@ -21,6 +21,7 @@ from trainingdynamics.benchmarks.config import BenchConfig, Setting
 from trainingdynamics.benchmarks.problems import LOSS, Problem
 from trainingdynamics.benchmarks.timing import measure
 from trainingdynamics.diagnostics import spectra
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -59,7 +60,9 @@ def reference_eigenvalues(problem: Problem, k: int, *, seed: int = 0) -> Referen
 
     operator = scipy.sparse.linalg.LinearOperator((dim, dim), matvec=apply, dtype=np.float64)
     start = np.random.default_rng(seed).standard_normal(dim)
-    values, vectors = scipy.sparse.linalg.eigsh(operator, k=k, which="LA", tol=1e-10, v0=start, ncv=max(2 * k + 1, 20))
+    values, vectors = scipy.sparse.linalg.eigsh(
+        operator, k=k, which="LA", tol=1e-10, v0=start, ncv=max(2 * k + 1, 20)
+    )
     order = np.argsort(values)[::-1]
     values, vectors = values[order], vectors[:, order]
     residuals = [np.linalg.norm(apply(vectors[:, i]) - values[i] * vectors[:, i]) for i in range(k)]
@@ -69,7 +72,14 @@ def reference_eigenvalues(problem: Problem, k: int, *, seed: int = 0) -> Referen
 def ours(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate:
     """The library: ``spectra.hessian_eigenvalues`` (Lanczos on HVPs through a once-linearised gradient)."""
     result = spectra.hessian_eigenvalues(
-        problem.model, LOSS, problem.X, problem.y, k=k, tol=setting.tol, max_iter=setting.max_iter, seed=seed
+        problem.model,
+        LOSS,
+        problem.X,
+        problem.y,
+        k=k,
+        tol=setting.tol,
+        max_iter=setting.max_iter,
+        seed=seed,
     )
     return Estimate(result.values.numpy(), result.n_hvp)
 
@@ -91,11 +101,12 @@ PYHESSIAN = "PyHessian (power iteration)"
 def eigen_methods(cfg: BenchConfig, k: int) -> dict[str, tuple[str, EigenMethod, Setting]]:
     """Every (method, solver, setting) timed for the top-``k`` case, by a unique label."""
     pyhessian_settings = cfg.pyhessian_top1 if k == 1 else cfg.pyhessian_topk
-    combinations = (
-        [(OURS, ours, s) for s in cfg.ours]
-        + [(PYHESSIAN, pyhessian, s) for s in pyhessian_settings]
-    )
-    return {f"{method}, {setting}": (method, solve, setting) for method, solve, setting in combinations}
+    combinations = [(OURS, ours, s) for s in cfg.ours] + [
+        (PYHESSIAN, pyhessian, s) for s in pyhessian_settings
+    ]
+    return {
+        f"{method}, {setting}": (method, solve, setting) for method, solve, setting in combinations
+    }
 
 
 def warm_up(problem: Problem, cfg: BenchConfig) -> None:
@@ -111,7 +122,10 @@ def eigen_rows(problem: Problem, cfg: BenchConfig, reference: Reference) -> list
     for k in (1, cfg.top_k):
         methods = eigen_methods(cfg, k)
         timings = measure(
-            {label: (problem.copy, partial(solve, k=k, setting=setting, seed=cfg.seed)) for label, (_, solve, setting) in methods.items()},
+            {
+                label: (problem.copy, partial(solve, k=k, setting=setting, seed=cfg.seed))
+                for label, (_, solve, setting) in methods.items()
+            },
             repeats=cfg.repeats,
             budget_s=cfg.budget_s,
         )
@@ -143,10 +157,16 @@ def trace_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
     exact = problem.in_float64()
     reference = peers.backpack_hessian_trace(exact.model, LOSS, exact.X, exact.y)
     methods: dict[str, Callable[[Problem], spectra.TraceEstimate]] = {
-        f"ours (Hutchinson, {cfg.probes} probes)": lambda p: spectra.hessian_trace(p.model, LOSS, p.X, p.y, probes=cfg.probes, seed=cfg.seed),
+        f"ours (Hutchinson, {cfg.probes} probes)": lambda p: spectra.hessian_trace(
+            p.model, LOSS, p.X, p.y, probes=cfg.probes, seed=cfg.seed
+        ),
         "PyHessian trace() (tol=1e-3, maxIter=100)": lambda p: pyhessian_trace(p, cfg.seed),
     }
-    timings = measure({method: (problem.copy, run) for method, run in methods.items()}, repeats=cfg.repeats, budget_s=cfg.budget_s)
+    timings = measure(
+        {method: (problem.copy, run) for method, run in methods.items()},
+        repeats=cfg.repeats,
+        budget_s=cfg.budget_s,
+    )
     rows = []
     for method, timed in timings.items():
         mean, stderr = timed.result.value, timed.result.stderr

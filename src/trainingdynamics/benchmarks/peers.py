@@ -10,10 +10,10 @@ import copy
 import importlib
 import importlib.metadata
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -105,7 +105,14 @@ class PeerEstimate:
 
 
 def pyhessian_eigenvalues(
-    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, k: int, tol: float, max_iter: int
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    k: int,
+    tol: float,
+    max_iter: int,
 ) -> PeerEstimate:
     """PyHessian's ``hessian(...).eigenvalues(top_n=k)``: power iteration with deflation, stopping on a relative change < ``tol``.
 
@@ -114,13 +121,21 @@ def pyhessian_eigenvalues(
     """
     hessian = peer("pyhessian").hessian
     with counted_pyhessian_hvps() as calls:
-        values, _ = hessian(model, loss_fn, data=(X, y), cuda=False).eigenvalues(maxIter=max_iter, tol=tol, top_n=k)
+        values, _ = hessian(model, loss_fn, data=(X, y), cuda=False).eigenvalues(
+            maxIter=max_iter, tol=tol, top_n=k
+        )
     release_graph(model)
     return PeerEstimate(np.asarray(values, dtype=np.float64), calls[0])
 
 
 def pyhessian_trace(
-    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, tol: float = 1e-3, max_iter: int = 100
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    tol: float = 1e-3,
+    max_iter: int = 100,
 ) -> PeerEstimate:
     """PyHessian's ``trace()``: the Hutchinson samples vᵀHv it drew before its running mean changed by < ``tol``."""
     hessian = peer("pyhessian").hessian
@@ -130,7 +145,9 @@ def pyhessian_trace(
     return PeerEstimate(np.asarray(samples, dtype=np.float64), calls[0])
 
 
-def pyhessian_density_check(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> str:
+def pyhessian_density_check(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor
+) -> str:
     """Whether PyHessian's ``density()`` (stochastic Lanczos quadrature) runs here: "ok" or the error it raised.
 
     Version 0.1 calls ``torch.eig``, which torch removed in 2.x.
@@ -153,7 +170,9 @@ def summed(loss_fn: nn.Module) -> nn.Module:
     return loss
 
 
-def backpack_per_example_gradients(model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def backpack_per_example_gradients(
+    model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """The n × P per-example gradients from BackPACK's ``BatchGrad`` (one backward pass of the summed loss).
 
     ``model`` is extended in place (hooks are added): pass a copy.
@@ -168,7 +187,9 @@ def backpack_per_example_gradients(model: nn.Module, loss_fn: nn.Module, X: torc
     return torch.cat([p.grad_batch.reshape(len(X), -1) for p in params], dim=1)
 
 
-def backpack_hessian_trace(model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+def backpack_hessian_trace(
+    model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tensor
+) -> float:
     """Tr H summed from BackPACK's exact ``DiagHessian`` of the mean loss (the trace reference); extends ``model`` in place."""
     backpack = peer("backpack")
     extensions = peer("backpack.extensions")

@@ -50,7 +50,15 @@ def trained_problem(model_name: str, cfg: BenchConfig) -> Problem:
     torch.manual_seed(cfg.seed)
     model = build()
     data = digits(images=images)
-    train(model, LOSS, data.X, data.y, optimizer=torch.optim.SGD(model.parameters(), lr=cfg.lr), steps=cfg.train_steps, seed=cfg.seed)
+    train(
+        model,
+        LOSS,
+        data.X,
+        data.y,
+        optimizer=torch.optim.SGD(model.parameters(), lr=cfg.lr),
+        steps=cfg.train_steps,
+        seed=cfg.seed,
+    )
     model.zero_grad(set_to_none=True)
     model.eval()  # no dropout or BatchNorm in these models: eval only makes explicit that nothing is trained here
     order = torch.randperm(len(data), generator=torch_generator(cfg.seed))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -12,7 +12,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from trainingdynamics import plotting  # noqa: E402
-from trainingdynamics.benchmarks.covariance import DENSE_GRAM, GRADIENTS, IMPLICIT_GRAM, LAYERED_GRAM, OURS_GRADIENTS  # noqa: E402
+from trainingdynamics.benchmarks.covariance import (
+    DENSE_GRAM,
+    GRADIENTS,
+    IMPLICIT_GRAM,
+    LAYERED_GRAM,
+    OURS_GRADIENTS,
+)  # noqa: E402
 from trainingdynamics.benchmarks.hessian import OURS, PYHESSIAN  # noqa: E402
 from trainingdynamics.benchmarks.targets import cases, fastest_accurate  # noqa: E402
 from trainingdynamics.fileio import atomic_write_text  # noqa: E402
@@ -29,7 +35,7 @@ def number(value: float | None, digits: int = 3) -> str:
 
 
 def span(values: Sequence[float], unit: str = "") -> str:
-    """"a–b" for the range of ``values`` (one number if they round alike), one decimal."""
+    """ "a–b" for the range of ``values`` (one number if they round alike), one decimal."""
     low, high = f"{min(values):.1f}", f"{max(values):.1f}"
     return f"{low}{unit}" if low == high else f"{low}–{high}{unit}"
 
@@ -50,10 +56,29 @@ def eigen_table(rows: list[dict], k: int) -> str:
     """Time, HVPs, time per HVP and relative error of each method and setting for the top-``k`` eigenvalues."""
     selected = [r for r in rows if r["k"] == k]
     return table(
-        ["model", "n", "method", "setting", "median s", "HVPs", "ms / HVP", "max rel. error", "returned in order"],
         [
-            [r["model"], r["n"], r["method"], r["setting"], number(r["seconds"]), r["n_hvp"],
-             number(1e3 * r["seconds"] / r["n_hvp"]), f"{r['max_rel_error']:.1e}", "yes" if r["descending"] else "**no**"]
+            "model",
+            "n",
+            "method",
+            "setting",
+            "median s",
+            "HVPs",
+            "ms / HVP",
+            "max rel. error",
+            "returned in order",
+        ],
+        [
+            [
+                r["model"],
+                r["n"],
+                r["method"],
+                r["setting"],
+                number(r["seconds"]),
+                r["n_hvp"],
+                number(1e3 * r["seconds"] / r["n_hvp"]),
+                f"{r['max_rel_error']:.1e}",
+                "yes" if r["descending"] else "**no**",
+            ]
             for r in selected
         ],
     )
@@ -64,13 +89,32 @@ def targets_section(results: dict) -> str:
     speed = table(
         ["target", "method", "case", "ours", "peer", "speed-up", "needed", "verdict", "note"],
         [
-            [t["target"], t["method"], t["case"], t["ours"], t["peer"], f"{t['ratio']:.2f}×", f"≥ {t['threshold']:g}×", verdict(t["met"]), t["note"]]
+            [
+                t["target"],
+                t["method"],
+                t["case"],
+                t["ours"],
+                t["peer"],
+                f"{t['ratio']:.2f}×",
+                f"≥ {t['threshold']:g}×",
+                verdict(t["met"]),
+                t["note"],
+            ]
             for t in results["targets"]["speed"]
         ],
     )
     book = table(
         ["target", "seconds", "limit (s)", "verdict", "note"],
-        [[t["target"], number(t["seconds"]), number(t["threshold_s"]), verdict(t["met"]), t["note"]] for t in results["targets"]["book"]],
+        [
+            [
+                t["target"],
+                number(t["seconds"]),
+                number(t["threshold_s"]),
+                verdict(t["met"]),
+                t["note"],
+            ]
+            for t in results["targets"]["book"]
+        ],
     )
     return (
         f"## Targets\n\nSpeed-ups are ratios of medians measured back to back in this run. {target_tally(results['targets']['speed'])}"
@@ -96,7 +140,9 @@ def hvp_costs(rows: list[dict]) -> dict[tuple[str, int], dict[str, float]]:
         costs[model, n] = {}
         for method in (OURS, PYHESSIAN):
             chosen = [r for r in rows if (r["model"], r["n"], r["method"]) == (model, n, method)]
-            costs[model, n][method] = sum(r["seconds"] for r in chosen) / sum(r["n_hvp"] for r in chosen) * 1e3
+            costs[model, n][method] = (
+                sum(r["seconds"] for r in chosen) / sum(r["n_hvp"] for r in chosen) * 1e3
+            )
     return costs
 
 
@@ -106,14 +152,18 @@ def products_to_accuracy(rows: list[dict], accuracy: float) -> str:
     for model, n in cases(rows):
         case = [r for r in rows if (r["model"], r["n"], r["k"]) == (model, n, 1)]
         counts = [fastest_accurate(case, method, accuracy) for method in (OURS, PYHESSIAN)]
-        parts.append(f"{model}, n={n}: " + " / ".join("–" if r is None else str(r["n_hvp"]) for r in counts))
+        parts.append(
+            f"{model}, n={n}: " + " / ".join("–" if r is None else str(r["n_hvp"]) for r in counts)
+        )
     return "; ".join(parts)
 
 
 def hvp_finding(rows: list[dict], accuracy: float) -> str:
     """Per-HVP cost and product counts, ours against PyHessian: where the Hessian time goes."""
     costs = hvp_costs(rows)
-    listed = "; ".join(f"{m}, n={n}: {c[OURS]:.3g} / {c[PYHESSIAN]:.3g} ms" for (m, n), c in costs.items())
+    listed = "; ".join(
+        f"{m}, n={n}: {c[OURS]:.3g} / {c[PYHESSIAN]:.3g} ms" for (m, n), c in costs.items()
+    )
     ratios = [c[OURS] / c[PYHESSIAN] for c in costs.values()]
     return (
         "- **Where the Hessian time goes.** Both libraries spend nearly all their time in Hessian-vector products. "
@@ -130,16 +180,24 @@ def findings(results: dict) -> str:
     """Where the time goes and what the peers got wrong, in words built from the numbers."""
     eigen = results["eigenvalues"]
     misordered = [r for r in eigen if r["method"] == PYHESSIAN and not r["descending"]]
-    worst = max((r for r in eigen if r["method"] == PYHESSIAN and r["k"] > 1), key=lambda r: r["max_rel_error"], default=None)
+    worst = max(
+        (r for r in eigen if r["method"] == PYHESSIAN and r["k"] > 1),
+        key=lambda r: r["max_rel_error"],
+        default=None,
+    )
     traces = [r for r in results["trace"] if r["method"].startswith("PyHessian")]
     lines = ["## Findings\n", hvp_finding(eigen, results["config"]["accuracy"])]
     if misordered or worst:
         lines.append(
             f"- **PyHessian's top-k values.** Deflated power iteration returned eigenvalues out of order in {len(misordered)} of "
             f"{sum(r['method'] == PYHESSIAN for r in eigen)} runs (its values are sorted before comparing). "
-            + (f"Its worst top-{worst['k']} error was {worst['max_rel_error']:.1e} ({worst['model']}, n={worst['n']}, {worst['setting']}); "
-               "its stopping rule (relative change of the Rayleigh quotient below `tol`) does not bound the error, "
-               "least of all when eigenvalues are close." if worst else "")
+            + (
+                f"Its worst top-{worst['k']} error was {worst['max_rel_error']:.1e} ({worst['model']}, n={worst['n']}, {worst['setting']}); "
+                "its stopping rule (relative change of the Rayleigh quotient below `tol`) does not bound the error, "
+                "least of all when eigenvalues are close."
+                if worst
+                else ""
+            )
         )
     lines.append(covariance_finding(results["covariance"]))
     if results.get("pyhessian_density", "ok") != "ok":
@@ -150,7 +208,10 @@ def findings(results: dict) -> str:
     if traces:
         lines.append(
             "- **PyHessian's trace.** `trace()` stops when the running mean changes by less than `tol`; it used "
-            + ", ".join(f"{r['n_hvp']} probes ({r['model']}, n={r['n']}: error {r['rel_error']:.1e})" for r in traces)
+            + ", ".join(
+                f"{r['n_hvp']} probes ({r['model']}, n={r['n']}: error {r['rel_error']:.1e})"
+                for r in traces
+            )
             + ". It returns the raw samples with no error bar; ours uses a fixed probe count and reports a standard error."
         )
     return "\n".join(lines) + "\n"
@@ -161,10 +222,18 @@ def covariance_finding(rows: list[dict]) -> str:
     largest = max(r["n"] for r in rows)
     parts = []
     for model in dict.fromkeys(r["model"] for r in rows):
-        stage = {r["method"]: r["seconds"] for r in rows if (r["model"], r["n"]) == (model, largest)}
+        stage = {
+            r["method"]: r["seconds"] for r in rows if (r["model"], r["n"]) == (model, largest)
+        }
         gradients = " / ".join(f"{stage[m]:.3g}" for m in GRADIENTS)
-        layered = f"; {LAYERED_GRAM} {stage[LAYERED_GRAM]:.3g} s for both" if LAYERED_GRAM in stage else ""
-        parts.append(f"{model}: gradients {gradients} s; spectrum {stage[DENSE_GRAM]:.3g} s dense, {stage[IMPLICIT_GRAM]:.3g} s by Lanczos{layered}")
+        layered = (
+            f"; {LAYERED_GRAM} {stage[LAYERED_GRAM]:.3g} s for both"
+            if LAYERED_GRAM in stage
+            else ""
+        )
+        parts.append(
+            f"{model}: gradients {gradients} s; spectrum {stage[DENSE_GRAM]:.3g} s dense, {stage[IMPLICIT_GRAM]:.3g} s by Lanczos{layered}"
+        )
     return (
         f"- **Where the gradient-covariance time goes.** At n = {largest}, gradients by {' / '.join(GRADIENTS)}, then "
         f"the spectrum by each route: {'; '.join(parts)}. Forming the n × n Gram matrix costs n²P operations against "
@@ -182,25 +251,62 @@ def covariance_finding(rows: list[dict]) -> str:
 
 def loop_gains(rows: list[dict]) -> list[float]:
     """The per-example loop's gradient time over ours, per (model, n)."""
-    gradients = {(r["model"], r["n"], r["method"]): r["seconds"] for r in rows if r["stage"] == "gradients"}
-    return [gradients[m, n, "per-example loop"] / gradients[m, n, OURS_GRADIENTS] for m, n in cases(rows)]
+    gradients = {
+        (r["model"], r["n"], r["method"]): r["seconds"] for r in rows if r["stage"] == "gradients"
+    }
+    return [
+        gradients[m, n, "per-example loop"] / gradients[m, n, OURS_GRADIENTS]
+        for m, n in cases(rows)
+    ]
 
 
 def covariance_table(rows: list[dict]) -> str:
     """Median time and accuracy of each stage: gradients by three methods, the spectrum by two routes."""
     return table(
         ["model", "batch", "stage", "method", "median s", "rel. error λ₁(K)", "rel. error Tr K"],
-        [[r["model"], r["n"], r["stage"], r["method"], number(r["seconds"]), f"{r['rel_error_top']:.1e}", f"{r['rel_error_trace']:.1e}"] for r in rows],
+        [
+            [
+                r["model"],
+                r["n"],
+                r["stage"],
+                r["method"],
+                number(r["seconds"]),
+                f"{r['rel_error_top']:.1e}",
+                f"{r['rel_error_trace']:.1e}",
+            ]
+            for r in rows
+        ],
     )
 
 
 def trace_table(rows: list[dict]) -> str:
     """Hessian trace estimates with their standard error against BackPACK's exact diagonal."""
     return table(
-        ["model", "n", "method", "median s", "HVPs", "estimate", "std. error", "exact", "rel. error", "error / std. error"],
         [
-            [r["model"], r["n"], r["method"], number(r["seconds"]), r["n_hvp"], number(r["trace"], 5), number(r["stderr"]),
-             number(r["reference"], 5), f"{r['rel_error']:.1e}", number(r["error_in_stderrs"], 2)]
+            "model",
+            "n",
+            "method",
+            "median s",
+            "HVPs",
+            "estimate",
+            "std. error",
+            "exact",
+            "rel. error",
+            "error / std. error",
+        ],
+        [
+            [
+                r["model"],
+                r["n"],
+                r["method"],
+                number(r["seconds"]),
+                r["n_hvp"],
+                number(r["trace"], 5),
+                number(r["stderr"]),
+                number(r["reference"], 5),
+                f"{r['rel_error']:.1e}",
+                number(r["error_in_stderrs"], 2),
+            ]
             for r in rows
         ],
     )
@@ -236,14 +342,30 @@ def eigen_figure(rows: list[dict], top_k: int, accuracy: float, path: Path) -> N
     """Median time against max relative error, one panel per case and k, one colour per method; the target accuracy dashed."""
     grid = cases(rows)
     fig, axes = plotting.figure(len(grid), 2, width=3.4, height=2.9, squeeze=False)
-    palette = dict(zip((OURS, PYHESSIAN), plotting.colors(2)))
+    palette = dict(zip((OURS, PYHESSIAN), plotting.colors(2), strict=True))
     for col, (model, n) in enumerate(grid):
         for row, k in enumerate((1, top_k)):
             ax = axes[row][col]
             for method, color in palette.items():
-                chosen = [r for r in rows if (r["model"], r["n"], r["k"], r["method"]) == (model, n, k, method)]
-                ax.scatter([max(r["max_rel_error"], 1e-16) for r in chosen], [r["seconds"] for r in chosen], color=color, label=method, s=22)
-            ax.axvline(accuracy, color="0.4", linestyle="--", linewidth=1, label=f"target accuracy {accuracy:g}")
+                chosen = [
+                    r
+                    for r in rows
+                    if (r["model"], r["n"], r["k"], r["method"]) == (model, n, k, method)
+                ]
+                ax.scatter(
+                    [max(r["max_rel_error"], 1e-16) for r in chosen],
+                    [r["seconds"] for r in chosen],
+                    color=color,
+                    label=method,
+                    s=22,
+                )
+            ax.axvline(
+                accuracy,
+                color="0.4",
+                linestyle="--",
+                linewidth=1,
+                label=f"target accuracy {accuracy:g}",
+            )
             ax.set(xscale="log", yscale="log")
             plotting.label(ax, "max relative error", "median time (s)", f"{model}, n={n}, top-{k}")
     axes[0][0].legend(fontsize=7)
@@ -255,16 +377,26 @@ def covariance_figure(rows: list[dict], path: Path) -> None:
     models = list(dict.fromkeys(r["model"] for r in rows))
     fig, axes = plotting.figure(len(models), 1, width=4.4, height=3.4, squeeze=False)
     stages = list(dict.fromkeys((r["stage"], r["method"]) for r in rows))
-    for ax, model in zip(axes[0], models):
-        for (stage, method), color in zip(stages, plotting.colors(len(stages))):
-            chosen = [r for r in rows if (r["model"], r["stage"], r["method"]) == (model, stage, method)]
+    for ax, model in zip(axes[0], models, strict=True):
+        for (stage, method), color in zip(stages, plotting.colors(len(stages)), strict=True):
+            chosen = [
+                r for r in rows if (r["model"], r["stage"], r["method"]) == (model, stage, method)
+            ]
             style = "o-" if stage == "gradients" else "s--"
-            ax.plot([r["n"] for r in chosen], [r["seconds"] for r in chosen], style, color=color, label=f"{stage}: {method}")
+            ax.plot(
+                [r["n"] for r in chosen],
+                [r["seconds"] for r in chosen],
+                style,
+                color=color,
+                label=f"{stage}: {method}",
+            )
         ax.set(xscale="log", yscale="log")
         sizes = sorted({r["n"] for r in rows})
         ax.set_xticks(sizes, labels=[str(n) for n in sizes], minor=False)
         ax.set_xticks([], minor=True)
-        plotting.label(ax, "batch size n (examples)", "median time (s)", f"gradient covariance, {model}")
+        plotting.label(
+            ax, "batch size n (examples)", "median time (s)", f"gradient covariance, {model}"
+        )
     axes[0][0].legend(fontsize=7)
     save(fig, path)
 
@@ -279,7 +411,12 @@ def save(fig: plt.Figure, path: Path) -> None:
 def render(results: dict, book_dir: Path) -> Path:
     """Write ``book_dir/performance.md`` and its figures under ``book_dir/images/``; return the page's path."""
     images = Path(book_dir) / "images"
-    eigen_figure(results["eigenvalues"], results["config"]["top_k"], results["config"]["accuracy"], images / EIGEN_FIGURE)
+    eigen_figure(
+        results["eigenvalues"],
+        results["config"]["top_k"],
+        results["config"]["accuracy"],
+        images / EIGEN_FIGURE,
+    )
     covariance_figure(results["covariance"], images / COVARIANCE_FIGURE)
     top_k = results["config"]["top_k"]
     intro = (
@@ -302,7 +439,7 @@ def render(results: dict, book_dir: Path) -> Path:
         "## Gradient covariance\n\nTop eigenvalue and trace of K = (1/n) Σ (gᵢ − ḡ)(gᵢ − ḡ)ᵀ, in two stages: the n × P "
         "per-example gradients (three methods; their errors are those of λ₁ and Tr K computed from them) and the "
         "spectrum of the n × n Gram matrix (both methods of `covariance_spectrum`, timed on our gradients). A pipeline costs the sum of its two "
-        "stages; the Gram matrix by layers (`gradient_covariance_eigenvalues(method=\"gram\")`) does both in one."
+        'stages; the Gram matrix by layers (`gradient_covariance_eigenvalues(method="gram")`) does both in one.'
         f"\n\n{covariance_table(results['covariance'])}\n\n"
         f"![time against batch size](images/{COVARIANCE_FIGURE})\n",
         f"## Hessian trace\n\n{trace_table(results['trace'])}\n",

@@ -24,15 +24,21 @@ def fastest_accurate(rows: list[dict], method: str, accuracy: float) -> dict | N
     return min(accurate, key=lambda r: r["seconds"], default=None)
 
 
-def eigen_target(rows: list[dict], method: str, accuracy: float, threshold: float, label: str) -> dict:
+def eigen_target(
+    rows: list[dict], method: str, accuracy: float, threshold: float, label: str
+) -> dict:
     """PyHessian's time to ``accuracy`` (else its default setting's time, flagged) over ``method``'s."""
-    default = next(r for r in rows if r["method"] == PYHESSIAN)  # the first PyHessian setting is its default
+    default = next(
+        r for r in rows if r["method"] == PYHESSIAN
+    )  # the first PyHessian setting is its default
     theirs = fastest_accurate(rows, PYHESSIAN, accuracy)
     mine = fastest_accurate(rows, method, accuracy)
     note = []
     if theirs is None:
         theirs = default
-        note.append(f"PyHessian did not reach {accuracy:g} in any setting: compared at its default ({default['setting']}, error {default['max_rel_error']:.1e})")
+        note.append(
+            f"PyHessian did not reach {accuracy:g} in any setting: compared at its default ({default['setting']}, error {default['max_rel_error']:.1e})"
+        )
     if mine is None:
         mine = min((r for r in rows if r["method"] == method), key=lambda r: r["max_rel_error"])
         note.append(f"{method} did not reach {accuracy:g}: its most accurate setting is used")
@@ -56,11 +62,21 @@ def eigen_targets(rows: list[dict], accuracy: float, top_k: int) -> list[dict]:
     for model, n in cases(rows):
         for k, threshold in ((1, TOP1_SPEEDUP), (top_k, TOPK_SPEEDUP)):
             case = [r for r in rows if (r["model"], r["n"], r["k"]) == (model, n, k)]
-            found.append(eigen_target(case, OURS, accuracy, threshold, f"top-{k} Hessian eigenvalue{'s' if k > 1 else ''}"))
+            found.append(
+                eigen_target(
+                    case,
+                    OURS,
+                    accuracy,
+                    threshold,
+                    f"top-{k} Hessian eigenvalue{'s' if k > 1 else ''}",
+                )
+            )
     return found
 
 
-def covariance_target(case: str, method: str, mine: float, peer: str, theirs: float, threshold: float, note: str) -> dict:
+def covariance_target(
+    case: str, method: str, mine: float, peer: str, theirs: float, threshold: float, note: str
+) -> dict:
     """One gradient-covariance target row: the peer's seconds over ours against ``threshold``."""
     return {
         "target": f"gradient-covariance top eigenvalue vs {peer}",
@@ -83,7 +99,11 @@ def covariance_targets(rows: list[dict]) -> list[dict]:
     """
     found = []
     for model, n in cases(rows):
-        stage = {(r["stage"], r["method"]): r["seconds"] for r in rows if (r["model"], r["n"]) == (model, n)}
+        stage = {
+            (r["stage"], r["method"]): r["seconds"]
+            for r in rows
+            if (r["model"], r["n"]) == (model, n)
+        }
         case = f"{model}, n={n}"
         peers = (("per-example loop", LOOP_SPEEDUP), ("BackPACK BatchGrad", BACKPACK_SPEEDUP))
         for route in SPECTRA:
@@ -91,12 +111,32 @@ def covariance_targets(rows: list[dict]) -> list[dict]:
             for peer, threshold in peers:
                 gain = stage["gradients", peer] / stage["gradients", OURS_GRADIENTS]
                 theirs = stage["gradients", peer] + stage["spectrum", route]
-                found.append(covariance_target(case, f"{OURS_GRADIENTS} + {route}", mine, peer, theirs, threshold, f"gradients alone: {gain:.2f}×"))
+                found.append(
+                    covariance_target(
+                        case,
+                        f"{OURS_GRADIENTS} + {route}",
+                        mine,
+                        peer,
+                        theirs,
+                        threshold,
+                        f"gradients alone: {gain:.2f}×",
+                    )
+                )
         if ("both", LAYERED_GRAM) in stage:
             fastest = min(SPECTRA, key=lambda route: stage["spectrum", route])
             for peer, threshold in peers:
                 theirs = stage["gradients", peer] + stage["spectrum", fastest]
-                found.append(covariance_target(case, LAYERED_GRAM, stage["both", LAYERED_GRAM], peer, theirs, threshold, f"peer followed by {fastest}"))
+                found.append(
+                    covariance_target(
+                        case,
+                        LAYERED_GRAM,
+                        stage["both", LAYERED_GRAM],
+                        peer,
+                        theirs,
+                        threshold,
+                        f"peer followed by {fastest}",
+                    )
+                )
     return found
 
 
@@ -119,7 +159,8 @@ def book_targets(book: dict) -> list[dict]:
             "seconds": whole,
             "threshold_s": BOOK_FULL_SECONDS,
             "met": None if whole is None else whole <= BOOK_FULL_SECONDS,
-            "note": f"chapters' recorded times ({full:.0f} s) plus the HTML build (timed in the rebuild)" if whole is not None
+            "note": f"chapters' recorded times ({full:.0f} s) plus the HTML build (timed in the rebuild)"
+            if whole is not None
             else "not measured: needs every chapter's full-profile time in _build/claims and a timed rebuild",
         },
         {

@@ -6,8 +6,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Generic, Mapping, TypeVar
+from typing import Generic, TypeVar
 
 import torch
 
@@ -37,7 +38,11 @@ def measure(
     """
     seconds: dict[str, list[float]] = {name: [] for name in runs}
     results: dict[str, T] = {}
-    while active := [name for name, spent in seconds.items() if len(spent) < repeats and (not spent or sum(spent) < budget_s)]:
+    while active := [
+        name
+        for name, spent in seconds.items()
+        if len(spent) < repeats and (not spent or sum(spent) < budget_s)
+    ]:
         for name in active:
             prepare, run = runs[name]
             state = prepare()

@@ -51,7 +51,9 @@ def active_intervals(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         kink = -b / w
     # split = number of points left of the kink: inactive ones for w > 0, active ones for w < 0
-    split = np.where(positive, np.searchsorted(x, kink, side="right"), np.searchsorted(x, kink, side="left"))
+    split = np.where(
+        positive, np.searchsorted(x, kink, side="right"), np.searchsorted(x, kink, side="left")
+    )
     left_active = (w * x[np.maximum(split - 1, 0)] + b) > 0
     right_active = (w * x[np.minimum(split, m - 1)] + b) > 0
     left_wrong = (split > 0) & (left_active != negative)
@@ -75,23 +77,31 @@ def interval_sums(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndar
     return np.take_along_axis(prefix, hi, axis=-1) - np.take_along_axis(prefix, lo, axis=-1)
 
 
-def interval_forward(x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def interval_forward(
+    x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
     """Σ_j (α_j x_i + β_j)·1[lo_j ≤ i < hi_j] for every i, via difference arrays, shape (..., m)."""
     m = len(x)
     batch = alpha.shape[:-1]
     rows = int(np.prod(batch))
     offsets = (np.arange(rows) * (m + 1))[:, None]
-    index = np.concatenate([lo.reshape(rows, -1) + offsets, hi.reshape(rows, -1) + offsets], axis=1).ravel()
+    index = np.concatenate(
+        [lo.reshape(rows, -1) + offsets, hi.reshape(rows, -1) + offsets], axis=1
+    ).ravel()
 
     def spread(coefficient: np.ndarray) -> np.ndarray:
         flat = coefficient.reshape(rows, -1)
-        jumps = np.bincount(index, np.concatenate([flat, -flat], axis=1).ravel(), minlength=rows * (m + 1))
+        jumps = np.bincount(
+            index, np.concatenate([flat, -flat], axis=1).ravel(), minlength=rows * (m + 1)
+        )
         return np.cumsum(jumps.reshape(rows, m + 1)[:, :m], axis=1)
 
     return (spread(alpha) * x + spread(beta)).reshape(batch + (m,))
 
 
-def pattern_gram(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pattern_gram(
+    x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Normal equations G θ = g of the pattern least squares, θ = (α_1..α_n, β_1..β_n), in O(n²).
 
     Columns are u_j = x·1_{A_j} and v_j = 1_{A_j}; A_j ∩ A_k = [max lo, min hi), so every entry is an
@@ -154,7 +164,9 @@ def local_line(x: np.ndarray, values: np.ndarray) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def active_residual_sums(x: np.ndarray, residual: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def active_residual_sums(
+    x: np.ndarray, residual: np.ndarray, w: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(Σ_{A_j} r_i, Σ_{A_j} r_i x_i) for every neuron: both vanish at a stationary point with c_j ≠ 0."""
     mask = active_mask(x, w, b)
     return mask @ residual, mask @ (residual * x)
@@ -181,7 +193,9 @@ def log_log_slope(steps: np.ndarray, loss: np.ndarray, window_decades: float) ->
     u, v = np.log10(steps), np.log10(loss)
     start = np.searchsorted(u, u - window_decades / 2, side="left")
     stop = np.searchsorted(u, u + window_decades / 2, side="right")
-    count, su, sv, suu, suv = (interval_sums(prefix_sums(q), start, stop) for q in (np.ones_like(u), u, v, u * u, u * v))
+    count, su, sv, suu, suv = (
+        interval_sums(prefix_sums(q), start, stop) for q in (np.ones_like(u), u, v, u * u, u * v)
+    )
     variance = suu - su * su / count
     covariance = suv - su * sv / count
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -192,7 +206,7 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs of True in a boolean array, as inclusive (first, last) index pairs."""
     padded = np.concatenate([[False], flags, [False]]).astype(int)
     edges = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(z) - 1) for a, z in zip(edges[::2], edges[1::2])]
+    return [(int(a), int(z) - 1) for a, z in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def detect_phases(
@@ -218,6 +232,12 @@ def detect_phases(
     if keep.sum() < 2:
         return Phases([], [])
     t, slope = steps[keep], log_log_slope(steps[keep], loss[keep], window_decades)
-    plateaus = [(t[a], t[z]) for a, z in runs(slope < plateau_slope) if np.log10(t[z] / t[a]) >= min_plateau_decades]
+    plateaus = [
+        (t[a], t[z])
+        for a, z in runs(slope < plateau_slope)
+        if np.log10(t[z] / t[a]) >= min_plateau_decades
+    ]
     drops = [(t[a], t[z]) for a, z in runs(slope > drop_slope) if z > a]
-    return Phases([(float(a), float(z)) for a, z in plateaus], [(float(a), float(z)) for a, z in drops])
+    return Phases(
+        [(float(a), float(z)) for a, z in plateaus], [(float(a), float(z)) for a, z in drops]
+    )

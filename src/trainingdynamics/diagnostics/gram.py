@@ -29,9 +29,10 @@ depth-1 Gram is applied to them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -61,7 +62,9 @@ class Activation:
 
     def __post_init__(self) -> None:
         if self.name not in ACTIVATIONS:
-            raise ParameterError(f"unknown activation {self.name!r}; choose one of: {', '.join(ACTIVATIONS)}")
+            raise ParameterError(
+                f"unknown activation {self.name!r}; choose one of: {', '.join(ACTIVATIONS)}"
+            )
         if self.alpha <= 0:
             raise ParameterError(f"ELU's alpha must be positive, got {self.alpha}")
 
@@ -92,9 +95,13 @@ class Activation:
             case "relu":
                 return (z > 0).to(z.dtype)
             case "selu":
-                return SELU_SCALE * torch.where(z > 0, torch.ones_like(z), SELU_ALPHA * torch.exp(torch.clamp(z, max=0)))
+                return SELU_SCALE * torch.where(
+                    z > 0, torch.ones_like(z), SELU_ALPHA * torch.exp(torch.clamp(z, max=0))
+                )
             case "elu":
-                return torch.where(z > 0, torch.ones_like(z), self.alpha * torch.exp(torch.clamp(z, max=0)))
+                return torch.where(
+                    z > 0, torch.ones_like(z), self.alpha * torch.exp(torch.clamp(z, max=0))
+                )
             case "tanh":
                 return 1 - torch.tanh(z) ** 2
             case "swish":
@@ -150,7 +157,9 @@ def exact_dual(activation: Activation, kind: Kind, scale: float, theta: np.ndarr
 # ----------------------------------------------------------- quadrature duals
 
 
-def _legendre_panel(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _legendre_panel(
+    a: torch.Tensor, b: torch.Tensor, count: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gauss–Legendre nodes and weights on [a, b] (broadcast over the shapes of a, b)."""
     t, w = np.polynomial.legendre.leggauss(count)
     t = torch.as_tensor(t, dtype=torch.float64)
@@ -159,7 +168,13 @@ def _legendre_panel(a: torch.Tensor, b: torch.Tensor, count: int) -> tuple[torch
     return (a + b).unsqueeze(-1) / 2 + half * t, half * w
 
 
-def quadrature_dual(activation: Activation, kind: Kind, scale: float, theta: np.ndarray, nodes: int = QUADRATURE_NODES) -> np.ndarray:
+def quadrature_dual(
+    activation: Activation,
+    kind: Kind,
+    scale: float,
+    theta: np.ndarray,
+    nodes: int = QUADRATURE_NODES,
+) -> np.ndarray:
     """E[h(σu)h(σv)] at angles θ by polar Gauss–Legendre quadrature, split where u or v changes sign.
 
     E[h(σu)h(σv)] = (1/2π) ∫_0^{2π} dβ ∫_0^∞ r e^{-r²/2} h(σr cos β) h(σr cos(β − θ)) dr.
@@ -168,30 +183,49 @@ def quadrature_dual(activation: Activation, kind: Kind, scale: float, theta: np.
     theta_t = torch.as_tensor(np.asarray(theta, dtype=np.float64))
     half_pi = torch.full_like(theta_t, math.pi / 2)
     # Sign changes at β = −π/2 + θ, π/2, π/2 + θ, 3π/2: four arcs covering one period [θ − π/2, θ + 3π/2].
-    cuts = torch.stack([theta_t - half_pi, half_pi, theta_t + half_pi, 3 * half_pi, theta_t + 3 * half_pi], dim=-1)
+    cuts = torch.stack(
+        [theta_t - half_pi, half_pi, theta_t + half_pi, 3 * half_pi, theta_t + 3 * half_pi], dim=-1
+    )
     beta, beta_w = _legendre_panel(cuts[..., :-1], cuts[..., 1:], nodes)  # (..., 4, nodes)
-    r, r_w = _legendre_panel(torch.tensor(0.0, dtype=torch.float64), torch.tensor(RADIUS, dtype=torch.float64), nodes)
+    r, r_w = _legendre_panel(
+        torch.tensor(0.0, dtype=torch.float64), torch.tensor(RADIUS, dtype=torch.float64), nodes
+    )
     radial_weight = r_w * r * torch.exp(-(r**2) / 2)  # (nodes,)
     beta = beta[..., None]  # (..., 4, nodes, 1)
-    integrand = h(scale * r * torch.cos(beta)) * h(scale * r * torch.cos(beta - theta_t[..., None, None, None]))
+    integrand = h(scale * r * torch.cos(beta)) * h(
+        scale * r * torch.cos(beta - theta_t[..., None, None, None])
+    )
     radial = integrand @ radial_weight  # (..., 4, nodes)
     return ((radial * beta_w).sum(dim=(-1, -2)) / (2 * math.pi)).numpy()
 
 
 @lru_cache(maxsize=256)
-def _chebyshev_coefficients(activation: Activation, kind: Kind, scale: float, degree: int) -> np.ndarray:
+def _chebyshev_coefficients(
+    activation: Activation, kind: Kind, scale: float, degree: int
+) -> np.ndarray:
     """Chebyshev coefficients of θ ↦ E[h(σu)h(σv)] on θ ∈ [0, π] (variable t = 2θ/π − 1)."""
-    return chebyshev.chebinterpolate(lambda t: quadrature_dual(activation, kind, scale, (t + 1) * np.pi / 2), degree)
+    return chebyshev.chebinterpolate(
+        lambda t: quadrature_dual(activation, kind, scale, (t + 1) * np.pi / 2), degree
+    )
 
 
-def dual(activation: str | Activation, kind: Kind, theta: np.ndarray, *, method: Method = "quadrature", scale: float = 1.0) -> np.ndarray:
+def dual(
+    activation: str | Activation,
+    kind: Kind,
+    theta: np.ndarray,
+    *,
+    method: Method = "quadrature",
+    scale: float = 1.0,
+) -> np.ndarray:
     """The dual function E[h(σu)h(σv)], (u, v) standard normal at angle θ, evaluated elementwise."""
     act = as_activation(activation)
     _check_kind(kind)
     if method == "exact":
         return exact_dual(act, kind, scale, theta)
     if method != "quadrature":
-        raise ParameterError(f"method must be 'exact' or 'quadrature' for a dual function, got {method!r}")
+        raise ParameterError(
+            f"method must be 'exact' or 'quadrature' for a dual function, got {method!r}"
+        )
     coefficients = _chebyshev_coefficients(act, kind, float(scale), CHEBYSHEV_DEGREE)
     return chebyshev.chebval(2 * np.asarray(theta) / np.pi - 1, coefficients)
 
@@ -210,7 +244,9 @@ def correlations(X: np.ndarray) -> np.ndarray:
     return rho
 
 
-def propagate(rho: np.ndarray, activation: Activation, layers: int, method: Method, scale: float) -> np.ndarray:
+def propagate(
+    rho: np.ndarray, activation: Activation, layers: int, method: Method, scale: float
+) -> np.ndarray:
     """Correlations after ``layers`` infinite-width hidden layers: ρ ← E[φ(σu)φ(σv)] / E[φ(σz)²]."""
     norm = float(dual(activation, "value", np.zeros(1), method=method, scale=scale)[0])
     for _ in range(layers):
@@ -242,10 +278,14 @@ def gram_matrix(
         raise ParameterError(f"depth must be at least 1, got {depth}")
     if method == "montecarlo":
         if depth != 1:
-            raise ParameterError("method='montecarlo' is for depth 1; use empirical_gram on a deep network")
+            raise ParameterError(
+                "method='montecarlo' is for depth 1; use empirical_gram on a deep network"
+            )
         return montecarlo_gram(X, act, kind=kind, samples=samples, seed=seed)[0]
     if method not in ("exact", "quadrature"):
-        raise ParameterError(f"unknown method {method!r}; choose 'exact', 'quadrature' or 'montecarlo'")
+        raise ParameterError(
+            f"unknown method {method!r}; choose 'exact', 'quadrature' or 'montecarlo'"
+        )
     rho = propagate(correlations(X), act, depth - 1, method, weight_scale)
     kernel = dual(act, kind, angles(rho), method=method)
     return kernel * rho if kind == "derivative" else kernel
@@ -270,7 +310,9 @@ def montecarlo_gram(
     first = torch.zeros(len(X), len(X), dtype=torch.float64)
     second = torch.zeros_like(first)
     for start in range(0, samples, chunk):
-        w = torch.randn(min(chunk, samples - start), Xt.shape[1], dtype=torch.float64, generator=generator)
+        w = torch.randn(
+            min(chunk, samples - start), Xt.shape[1], dtype=torch.float64, generator=generator
+        )
         features = h(Xt @ w.T)  # (n, chunk)
         first += features @ features.T
         second += (features**2) @ (features**2).T
@@ -319,7 +361,10 @@ class RandomFeatureNetwork(nn.Module):
         self.activation = as_activation(activation)
         self.weight_scale = weight_scale
         sizes = [dim] + [width] * (depth - 1)
-        lower = [torch.randn(width, fan_in, dtype=torch.float64, generator=generator) for fan_in in sizes[:-1]]
+        lower = [
+            torch.randn(width, fan_in, dtype=torch.float64, generator=generator)
+            for fan_in in sizes[:-1]
+        ]
         for index, weight in enumerate(lower):
             self.register_buffer(f"lower{index}", weight)
         self.depth = depth
@@ -333,7 +378,10 @@ class RandomFeatureNetwork(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """h(x): the input passed through the fixed hidden layers."""
         for index in range(self.depth - 1):
-            x = self.activation.value(self.weight_scale * x @ getattr(self, f"lower{index}").T) / self.layer_norm
+            x = (
+                self.activation.value(self.weight_scale * x @ getattr(self, f"lower{index}").T)
+                / self.layer_norm
+            )
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -341,12 +389,18 @@ class RandomFeatureNetwork(nn.Module):
         return self.activation.value(self.features(x) @ self.hidden.T) @ self.output
 
 
-def empirical_gram(model: nn.Module, X: torch.Tensor, parameters: Sequence[str] | None = None) -> np.ndarray:
+def empirical_gram(
+    model: nn.Module, X: torch.Tensor, parameters: Sequence[str] | None = None
+) -> np.ndarray:
     """J Jᵀ for the Jacobian J of a scalar-output model's outputs on X w.r.t. the named parameters (all if None).
 
     J is held in memory whole: n × (number of selected parameters) floats.
     """
-    selected = {name: p.detach() for name, p in model.named_parameters() if parameters is None or name in parameters}
+    selected = {
+        name: p.detach()
+        for name, p in model.named_parameters()
+        if parameters is None or name in parameters
+    }
     if not selected:
         raise ParameterError(f"no parameters named {parameters} in the model")
     fixed = {name: p.detach() for name, p in model.named_parameters() if name not in selected}

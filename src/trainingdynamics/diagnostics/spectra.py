@@ -27,9 +27,10 @@ restores every module's previous mode afterwards.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal
+from typing import Literal
 
 import numpy as np
 import scipy.linalg
@@ -82,7 +83,11 @@ def model_mode(model: nn.Module, mode: Mode) -> Iterator[nn.Module]:
 
 def refuse_batch_coupling(model: nn.Module, what: str) -> None:
     """Raise if a BatchNorm layer is in train mode: it mixes the examples, so ``what`` is undefined."""
-    coupled = [name for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    coupled = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+    ]
     if coupled:
         raise ValueError(
             f"{what} are undefined for BatchNorm in train mode (layers {', '.join(coupled)} mix the examples "
@@ -95,7 +100,9 @@ def check_inputs(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> None:
     if len(X) == 0:
         raise ValueError("X has no examples (len(X) == 0)")
     if len(y) != len(X):
-        raise ValueError(f"X and y must hold the same number of examples, got {len(X)} and {len(y)}")
+        raise ValueError(
+            f"X and y must hold the same number of examples, got {len(X)} and {len(y)}"
+        )
     for name, data in (("X", X), ("y", y)):
         if data.is_floating_point() and not bool(torch.isfinite(data).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
@@ -124,7 +131,7 @@ def unflatten(vector: torch.Tensor, like: Params) -> Params:
     """Split a flat vector into tensors shaped like ``like`` (the inverse of :func:`flatten`)."""
     sizes = [t.numel() for t in like.values()]
     pieces = torch.split(vector, sizes)
-    return {name: piece.reshape(t.shape) for (name, t), piece in zip(like.items(), pieces)}
+    return {name: piece.reshape(t.shape) for (name, t), piece in zip(like.items(), pieces, strict=True)}
 
 
 def chunks(n: int, chunk_size: int | None) -> list[slice]:
@@ -136,7 +143,12 @@ def chunks(n: int, chunk_size: int | None) -> list[slice]:
 
 
 def hvp_operator(
-    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, chunk_size: int | None = None
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    chunk_size: int | None = None,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """v ↦ Hv for the mean loss over (X, y) at the model's current parameters and mode.
 
@@ -158,7 +170,9 @@ def hvp_operator(
 
     if chunk_size is None or chunk_size >= len(X):
         _, pullback = vjp(grad(lambda p: summed_loss(p, X, y)), params)
-        return lambda vector: flatten(pullback(unflatten(vector.to(dtype), params))[0]).to(torch.float64) / len(X)
+        return lambda vector: (
+            flatten(pullback(unflatten(vector.to(dtype), params))[0]).to(torch.float64) / len(X)
+        )
 
     pieces = chunks(len(X), chunk_size)
 
@@ -167,7 +181,7 @@ def hvp_operator(
         total = torch.zeros(vector.shape, dtype=torch.float64, device=vector.device)
         for piece in pieces:
             xs, ts = X[piece], y[piece]
-            _, pullback = vjp(grad(lambda p: summed_loss(p, xs, ts)), params)
+            _, pullback = vjp(grad(lambda p, xs=xs, ts=ts: summed_loss(p, xs, ts)), params)
             total += flatten(pullback(tangent)[0]).to(torch.float64)
         return total / len(X)
 
@@ -189,9 +203,13 @@ def hessian_vector_product(
         return hvp_operator(model, loss_fn, X, y, chunk_size=chunk_size)(vector)
 
 
-def ritz_pairs(alphas: list[float], betas: list[float], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ritz_pairs(
+    alphas: list[float], betas: list[float], k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``k`` largest Ritz values (descending), their vectors in the Lanczos basis, and residuals β_j|s_j|."""
-    values, vectors = scipy.linalg.eigh_tridiagonal(np.array(alphas), np.array(betas[: len(alphas) - 1]))
+    values, vectors = scipy.linalg.eigh_tridiagonal(
+        np.array(alphas), np.array(betas[: len(alphas) - 1])
+    )
     order = np.argsort(values)[::-1][:k]
     return values[order], vectors[:, order], betas[-1] * np.abs(vectors[-1, order])
 
@@ -217,13 +235,17 @@ def lanczos(
     if k > dim:
         raise ValueError(f"k must lie in [1, {dim}] (the operator's dimension), got {k}")
     if max_iter < k:
-        raise ValueError(f"max_iter ({max_iter}) must be at least k ({k}): each Lanczos step adds one Ritz value")
+        raise ValueError(
+            f"max_iter ({max_iter}) must be at least k ({k}): each Lanczos step adds one Ritz value"
+        )
     steps = min(max_iter, dim)
     if start is None:
         start = torch.randn(dim, generator=torch_generator(seed), dtype=torch.float64)
     q = start.to(device=device, dtype=torch.float64)
     q = q / torch.linalg.norm(q)
-    basis = torch.empty(min(steps, max(2 * k, 32)), dim, dtype=torch.float64, device=device)  # doubled when full
+    basis = torch.empty(
+        min(steps, max(2 * k, 32)), dim, dtype=torch.float64, device=device
+    )  # doubled when full
     alphas: list[float] = []
     betas: list[float] = []
     converged = False
@@ -245,7 +267,9 @@ def lanczos(
             break
         q = w / betas[-1]
     if len(alphas) < k:
-        raise ValueError(f"the Krylov space of the start vector has dimension {len(alphas)} < k = {k}")
+        raise ValueError(
+            f"the Krylov space of the start vector has dimension {len(alphas)} < k = {k}"
+        )
     vectors = torch.as_tensor(s.T.copy(), dtype=torch.float64, device=device) @ basis[: len(alphas)]
     return EigenResult(
         values=torch.as_tensor(theta.copy()),
@@ -278,7 +302,9 @@ def hessian_eigenvalues(
     with model_mode(model, mode):
         matvec = hvp_operator(model, loss_fn, X, y, chunk_size=chunk_size)
         dim = sum(p.numel() for p in trainable_parameters(model).values())
-        return lanczos(matvec, dim, k=k, tol=tol, max_iter=max_iter, start=start, seed=seed, device=X.device)
+        return lanczos(
+            matvec, dim, k=k, tol=tol, max_iter=max_iter, start=start, seed=seed, device=X.device
+        )
 
 
 @dataclass(frozen=True)
@@ -294,11 +320,17 @@ class TraceEstimate:
     def from_samples(cls, samples: np.ndarray) -> TraceEstimate:
         """The mean of the samples zᵀAz (one HVP each) and its standard error s/√m."""
         samples = np.asarray(samples, dtype=np.float64)
-        stderr = float(np.std(samples, ddof=1) / np.sqrt(len(samples))) if len(samples) > 1 else float("nan")
+        stderr = (
+            float(np.std(samples, ddof=1) / np.sqrt(len(samples)))
+            if len(samples) > 1
+            else float("nan")
+        )
         return cls(float(samples.mean()), stderr, samples, len(samples))
 
 
-def hutchinson_trace(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int, probes: int, *, seed: int = 0) -> TraceEstimate:
+def hutchinson_trace(
+    matvec: Callable[[torch.Tensor], torch.Tensor], dim: int, probes: int, *, seed: int = 0
+) -> TraceEstimate:
     """Tr A from ``probes`` Rademacher vectors z: E[zᵀAz] = Tr A, Var[zᵀAz] = 2 Σ_{i≠j} A_ij².
 
     A fixed probe count (no early stopping) keeps the estimate unbiased and its standard error honest.
@@ -347,7 +379,9 @@ def per_example_gradients(
     with model_mode(model, mode):
         check_inputs(model, X, y)
         refuse_batch_coupling(model, "per-example gradients")
-        return per_example_gradients_of(model, loss_fn, X, y, list(trainable_parameters(model)), chunk_size=chunk_size)
+        return per_example_gradients_of(
+            model, loss_fn, X, y, list(trainable_parameters(model)), chunk_size=chunk_size
+        )
 
 
 def centred_gradients(gradients: torch.Tensor) -> torch.Tensor:
@@ -361,7 +395,9 @@ def covariance_trace(centred: torch.Tensor) -> float:
 
 
 CovarianceMethod = Literal["auto", "dense", "lanczos"]
-LANCZOS_MIN_SIZE = 512  # "auto" uses Lanczos above this min(n, P) (the crossover measured in bench/)
+LANCZOS_MIN_SIZE = (
+    512  # "auto" uses Lanczos above this min(n, P) (the crossover measured in bench/)
+)
 LANCZOS_MAX_K = 16  # ... and for at most this many eigenvalues
 
 
@@ -379,7 +415,9 @@ def top_eigh(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     if matrix.device.type != "cpu":
         values, vectors = torch.linalg.eigh(matrix)
         return values.flip(0)[:k], vectors.flip(1)[:, :k]
-    values, vectors = scipy.linalg.eigh(matrix.numpy(), subset_by_index=[m - k, m - 1], driver="evr")
+    values, vectors = scipy.linalg.eigh(
+        matrix.numpy(), subset_by_index=[m - k, m - 1], driver="evr"
+    )
     return torch.from_numpy(values[::-1].copy()), torch.from_numpy(vectors[:, ::-1].copy())
 
 
@@ -391,10 +429,14 @@ def dense_covariance_pairs(centred: torch.Tensor, k: int) -> tuple[torch.Tensor,
         values, vectors = top_eigh(centred.T @ centred / n, k)
         return values, vectors.T
     values, small = top_eigh(centred @ centred.T / n, k)
-    return values, nn.functional.normalize(centred.T @ small.to(centred.device), dim=0).T  # G_cᵀu has norm √(nλ)
+    return values, nn.functional.normalize(
+        centred.T @ small.to(centred.device), dim=0
+    ).T  # G_cᵀu has norm √(nλ)
 
 
-def lanczos_covariance_pairs(centred: torch.Tensor, k: int, tol: float) -> tuple[torch.Tensor, torch.Tensor]:
+def lanczos_covariance_pairs(
+    centred: torch.Tensor, k: int, tol: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` eigenpairs of K by Lanczos on the smaller of u ↦ (1/n) G_c(G_cᵀu) and v ↦ (1/n) G_cᵀ(G_c v).
 
     Neither the Gram matrix nor K is formed: a product costs 2nP in the gradients' precision,
@@ -403,9 +445,17 @@ def lanczos_covariance_pairs(centred: torch.Tensor, k: int, tol: float) -> tuple
     n, dim = centred.shape
     dtype = centred.dtype
     if n > dim:
-        result = lanczos(lambda v: centred.T @ (centred @ v.to(dtype)) / n, dim, k=k, tol=tol, device=centred.device)
+        result = lanczos(
+            lambda v: centred.T @ (centred @ v.to(dtype)) / n,
+            dim,
+            k=k,
+            tol=tol,
+            device=centred.device,
+        )
         return result.values, result.vectors
-    result = lanczos(lambda u: centred @ (centred.T @ u.to(dtype)) / n, n, k=k, tol=tol, device=centred.device)
+    result = lanczos(
+        lambda u: centred @ (centred.T @ u.to(dtype)) / n, n, k=k, tol=tol, device=centred.device
+    )
     vectors = (centred.T @ result.vectors.T.to(dtype)).to(torch.float64)
     return result.values, nn.functional.normalize(vectors, dim=0).T  # G_cᵀu has norm √(nλ)
 
@@ -442,12 +492,20 @@ def covariance_spectrum(
 
 def refuse_random_layers(model: nn.Module, what: str) -> None:
     """Raise if a dropout layer is in train mode: a batched pass and a per-example pass would draw different masks."""
-    random = [name for name, m in model.named_modules() if isinstance(m, nn.modules.dropout._DropoutNd) and m.training]
+    random = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.modules.dropout._DropoutNd) and m.training
+    ]
     if random:
-        raise ValueError(f"{what} need deterministic layers (dropout {', '.join(random)} is in train mode); pass mode='eval'")
+        raise ValueError(
+            f"{what} need deterministic layers (dropout {', '.join(random)} is in train mode); pass mode='eval'"
+        )
 
 
-def example_losses(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def example_losses(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """The n losses ℓ_i = ``loss_fn`` of example i on its own, from one batched forward pass."""
     return vmap(lambda out, t: loss_fn(out.unsqueeze(0), t.unsqueeze(0)))(model(X), y)
 
@@ -464,7 +522,9 @@ def factorable_linear_layers(model: nn.Module) -> list[nn.Linear]:
     ]
 
 
-def gradient_gram(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, mode: Mode = None) -> torch.Tensor:
+def gradient_gram(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, mode: Mode = None
+) -> torch.Tensor:
     """The n × n Gram matrix g_i·g_j of the per-example gradients (float64), never forming the n × P gradients.
 
     A linear layer z = Wa + b applied once to an n × d input has per-example gradients
@@ -478,24 +538,43 @@ def gradient_gram(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
         check_inputs(model, X, y)
         refuse_batch_coupling(model, "per-example gradients")
         refuse_random_layers(model, "per-example gradients")
-        calls: dict[nn.Linear, list[tuple[torch.Tensor, torch.Tensor]]] = {m: [] for m in factorable_linear_layers(model)}
-        hooks = [m.register_forward_hook(lambda m, inputs, out: calls[m].append((inputs[0].detach(), out))) for m in calls]
+        calls: dict[nn.Linear, list[tuple[torch.Tensor, torch.Tensor]]] = {
+            m: [] for m in factorable_linear_layers(model)
+        }
+        hooks = [
+            m.register_forward_hook(
+                lambda m, inputs, out: calls[m].append((inputs[0].detach(), out))
+            )
+            for m in calls
+        ]
         try:
             losses = example_losses(model, loss_fn, X, y)
         finally:
             for hook in hooks:
                 hook.remove()
-        factored = {m: recorded[0] for m, recorded in calls.items() if len(recorded) == 1 and recorded[0][0].dim() == 2}
-        deltas = torch.autograd.grad(losses.sum(), [out for _, out in factored.values()], allow_unused=True) if factored else ()
+        factored = {
+            m: recorded[0]
+            for m, recorded in calls.items()
+            if len(recorded) == 1 and recorded[0][0].dim() == 2
+        }
+        deltas = (
+            torch.autograd.grad(
+                losses.sum(), [out for _, out in factored.values()], allow_unused=True
+            )
+            if factored
+            else ()
+        )
         gram = torch.zeros(len(X), len(X), dtype=torch.float64, device=X.device)
-        for (m, (a, _)), delta in zip(factored.items(), deltas):
+        for (m, (a, _)), delta in zip(factored.items(), deltas, strict=True):
             if delta is None:  # the layer's output does not reach the loss: zero gradients
                 continue
             weight_term = a @ a.T if m.weight.requires_grad else torch.zeros_like(delta @ delta.T)
             bias_term = float(m.bias is not None and m.bias.requires_grad)
             gram += ((weight_term + bias_term) * (delta @ delta.T)).to(torch.float64)
         covered = {id(p) for m in factored for p in m.parameters()}
-        rest = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in covered]
+        rest = [
+            name for name, p in model.named_parameters() if p.requires_grad and id(p) not in covered
+        ]
         if rest:
             others = per_example_gradients_of(model, loss_fn, X, y, rest)
             gram += (others @ others.T).to(torch.float64)
@@ -503,7 +582,13 @@ def gradient_gram(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
 
 
 def per_example_gradients_of(
-    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, names: list[str], *, chunk_size: int | None = None
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    names: list[str],
+    *,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
     """Per-example gradients with respect to the named trainable parameters (the others held fixed), n × Σ sizes, by ``vmap(grad)``."""
     params = trainable_parameters(model)
@@ -512,7 +597,9 @@ def per_example_gradients_of(
     buffers = {name: b.detach() for name, b in model.named_buffers()}
 
     def example_loss(p: Params, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return loss_fn(functional_call(model, ({**fixed, **p}, buffers), (x.unsqueeze(0),)), t.unsqueeze(0))
+        return loss_fn(
+            functional_call(model, ({**fixed, **p}, buffers), (x.unsqueeze(0),)), t.unsqueeze(0)
+        )
 
     grads = vmap(grad(example_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)(wanted, X, y)
     return torch.cat([g.reshape(len(X), -1) for g in grads.values()], dim=1)
@@ -540,10 +627,21 @@ def covariance_from_gram(
     with model_mode(model, mode):
         losses = example_losses(model, loss_fn, X, y)
         params = [p for p in model.parameters() if p.requires_grad]
-        weights = small.T.to(device=losses.device, dtype=losses.dtype)  # u ⊥ 1 for λ > 0, so Σ u_i g_i = Σ u_i (g_i − ḡ)
-        sums = [torch.autograd.grad(losses, params, grad_outputs=u, retain_graph=True, materialize_grads=True) for u in weights]
-    vectors = torch.stack([torch.cat([g.reshape(-1) for g in grads]) for grads in sums]).to(torch.float64)
-    return CovarianceSpectrum(values.cpu(), nn.functional.normalize(vectors, dim=1), float(torch.trace(gram)), n)
+        weights = small.T.to(
+            device=losses.device, dtype=losses.dtype
+        )  # u ⊥ 1 for λ > 0, so Σ u_i g_i = Σ u_i (g_i − ḡ)
+        sums = [
+            torch.autograd.grad(
+                losses, params, grad_outputs=u, retain_graph=True, materialize_grads=True
+            )
+            for u in weights
+        ]
+    vectors = torch.stack([torch.cat([g.reshape(-1) for g in grads]) for grads in sums]).to(
+        torch.float64
+    )
+    return CovarianceSpectrum(
+        values.cpu(), nn.functional.normalize(vectors, dim=1), float(torch.trace(gram)), n
+    )
 
 
 def gradient_covariance_eigenvalues(
@@ -579,10 +677,16 @@ def gradient_covariance_trace(
     chunk_size: int | None = None,
 ) -> float:
     """Tr K = (1/n) Σ_i ‖g_i − ḡ‖², the total gradient variance over the examples (X, y)."""
-    return covariance_trace(centred_gradients(per_example_gradients(model, loss_fn, X, y, mode=mode, chunk_size=chunk_size)))
+    return covariance_trace(
+        centred_gradients(
+            per_example_gradients(model, loss_fn, X, y, mode=mode, chunk_size=chunk_size)
+        )
+    )
 
 
-def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def dense_hessian(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """The full P × P Hessian of the mean loss by ``torch.func.hessian``: a reference for tiny models only."""
     params = trainable_parameters(model)
     buffers = {name: b.detach() for name, b in model.named_buffers()}
@@ -593,11 +697,15 @@ def dense_hessian(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.T
     return torch.func.hessian(loss)(flatten(params))
 
 
-def looped_per_example_gradients(model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def looped_per_example_gradients(
+    model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """Per-example gradients one example at a time with plain autograd: a slow reference."""
     params = [p for p in model.parameters() if p.requires_grad]
     rows = []
-    for x, t in zip(X, y):
-        grads = torch.autograd.grad(loss_fn(model(x.unsqueeze(0)), t.unsqueeze(0)), params, materialize_grads=True)  # unused: zeros
+    for x, t in zip(X, y, strict=True):
+        grads = torch.autograd.grad(
+            loss_fn(model(x.unsqueeze(0)), t.unsqueeze(0)), params, materialize_grads=True
+        )  # unused: zeros
         rows.append(torch.cat([g.reshape(-1) for g in grads]))
     return torch.stack(rows)

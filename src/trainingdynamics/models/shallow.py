@@ -11,8 +11,8 @@ on the same data (seeds side by side). The GD runner uses the interval form of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -59,7 +59,9 @@ class Params:
         return np.sqrt(np.sum(self.c**2 + self.w**2 + self.b**2, axis=-1))
 
 
-def init_params(rng: np.random.Generator, width: int, batch: tuple[int, ...] = (), output_scale: float = 1.0) -> Params:
+def init_params(
+    rng: np.random.Generator, width: int, batch: tuple[int, ...] = (), output_scale: float = 1.0
+) -> Params:
     """w_j, b_j ~ U(−1, 1) and c_j ~ N(0, output_scale²/width)."""
     shape = batch + (width,)
     w = rng.uniform(-1.0, 1.0, shape)
@@ -90,12 +92,16 @@ def gradients(x: np.ndarray, y: np.ndarray, p: Params) -> Params:
     return Params((p.w * sum_rx + p.b * sum_r) / m, p.c * sum_rx / m, p.c * sum_r / m)
 
 
-def residual_fast(x: np.ndarray, y: np.ndarray, p: Params, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def residual_fast(
+    x: np.ndarray, y: np.ndarray, p: Params, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
     """r = N(x) − y in O(n + m) for the active intervals [lo, hi) of (w, b)."""
     return interval_forward(x, p.c * p.w, p.c * p.b, lo, hi) - y
 
 
-def gradients_fast(x: np.ndarray, residual: np.ndarray, p: Params, lo: np.ndarray, hi: np.ndarray) -> Params:
+def gradients_fast(
+    x: np.ndarray, residual: np.ndarray, p: Params, lo: np.ndarray, hi: np.ndarray
+) -> Params:
     """The same gradient as :func:`gradients` from interval sums of r and r·x, O(n + m)."""
     m = len(x)
     sum_r = interval_sums(prefix_sums(residual), lo, hi)
@@ -110,7 +116,9 @@ class Trajectory:
     steps: np.ndarray
     loss: np.ndarray
     grad_norm: np.ndarray
-    changes: np.ndarray  # cumulative number of (neuron, step) pattern changes before each recorded step
+    changes: (
+        np.ndarray
+    )  # cumulative number of (neuron, step) pattern changes before each recorded step
     counts: np.ndarray  # activation counts k_j
     params: Params  # parameters at each recorded step
     final: Params
@@ -165,7 +173,9 @@ def gradient_descent(
         grad = gradients_fast(x, residual, p, lo, hi)
         value = 0.5 * np.mean(residual**2, axis=-1)
         if step == 0 and divergence_factor is not None:
-            bound = divergence_factor * np.maximum(value, 0.5 * np.mean(np.asarray(y, dtype=np.float64) ** 2, axis=-1))
+            bound = divergence_factor * np.maximum(
+                value, 0.5 * np.mean(np.asarray(y, dtype=np.float64) ** 2, axis=-1)
+            )
         healthy = np.isfinite(value) & (value <= bound)
         if not np.all(healthy):
             bad = np.unravel_index(np.argmin(healthy), np.shape(value))
@@ -177,10 +187,12 @@ def gradient_descent(
             rows.append((value, grad.norm(), changes.copy(), hi - lo, c.copy(), w.copy(), b.copy()))
         if step < steps:
             c, w, b = c - lr * grad.c, w - lr * grad.w, b - lr * grad.b
-    columns = list(zip(*rows))
+    columns = list(zip(*rows, strict=True))
     loss_, grad_norm, changes_ = (np.stack(column, axis=-1) for column in columns[:3])
     counts, cs, ws, bs = (np.stack(column, axis=-2) for column in columns[3:])
-    return Trajectory(record_steps, loss_, grad_norm, changes_, counts, Params(cs, ws, bs), Params(c, w, b))
+    return Trajectory(
+        record_steps, loss_, grad_norm, changes_, counts, Params(cs, ws, bs), Params(c, w, b)
+    )
 
 
 def autograd_gradients(x: np.ndarray, y: np.ndarray, p: Params) -> Params:

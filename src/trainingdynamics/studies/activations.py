@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from trainingdynamics.claims import Claim, at_least, at_most
+from trainingdynamics.device import resolve_device
 from trainingdynamics.diagnostics.gram import (
     ACTIVATIONS,
     Activation,
@@ -39,7 +40,6 @@ from trainingdynamics.diagnostics.gram import (
     sphere_in_subspace,
 )
 from trainingdynamics.diagnostics.rates import fit_exponential
-from trainingdynamics.device import resolve_device
 from trainingdynamics.profiles import ParameterError, require_in_range, require_positive, resolve
 from trainingdynamics.seeding import child_rng, child_seed, seed_everything, torch_generator
 from trainingdynamics.training import Step, train
@@ -53,29 +53,49 @@ CLAIM = (
 PAPER = "panigrahi2020effect"
 
 SMOOTH = ("tanh", "swish", "quadratic")
-RESOLUTION = 1e-14  # relative accuracy of an entry of G; eigenvalues below n·RESOLUTION·λ_max are round-off
+RESOLUTION = (
+    1e-14  # relative accuracy of an entry of G; eigenvalues below n·RESOLUTION·λ_max are round-off
+)
 LEADING = 1e-2  # the rate statistics' directions (ours): λ_i ≥ LEADING·λ_1 (λ_1 the largest)
 LARGE_SHARE = 0.05  # the leading_rates claim's directions also hold at least this share of ‖r_0‖ (|c_i(0)| ≥ 0.05‖r_0‖)
 ROUND_OFF_CONTENT = 1e-12  # |c_i(0)| below this fraction of ‖u_0 − y‖ is round-off of the projection (n·ε ≈ 2e-14): no rate
 DEPTH_SCALE = 1.0  # the depth claims' hidden-weight scale σ_w: unit variance, re-normalised layers (a fixed default)
-DEPTH_POINTS = 12  # the depth_growth claim's number of points on the circle (depth-1 λ_min above round-off)
-DEPTH_SUFFICIENT = 8  # the depth_growth claim's depth: a pilot at σ_w = 1 measured 27× at L = 4, 425× at L = 8
+DEPTH_POINTS = (
+    12  # the depth_growth claim's number of points on the circle (depth-1 λ_min above round-off)
+)
+DEPTH_SUFFICIENT = (
+    8  # the depth_growth claim's depth: a pilot at σ_w = 1 measured 27× at L = 4, 425× at L = 8
+)
 SLOPE_STEP = 1e-6  # the depth_slope claim's finite difference 1 − ρ: truncation O(1e-6), round-off 1e-14/1e-6
 
 # Bounds of the claims. None is a number of the paper (its theorems' constants could not be
 # read); all are ours, fixed before the first run unless said otherwise.
-MC_ZSCORE = 1.5  # RMS z-score of Monte Carlo vs closed form: standard normal z-scores have RMS near 1
-WIDTH_SPREAD = 2.0  # max/min of error·√m over the widths: 1 for an exact m^{-1/2} law, up to sampling noise
+MC_ZSCORE = (
+    1.5  # RMS z-score of Monte Carlo vs closed form: standard normal z-scores have RMS near 1
+)
+WIDTH_SPREAD = (
+    2.0  # max/min of error·√m over the widths: 1 for an exact m^{-1/2} law, up to sampling noise
+)
 SMOOTH_RATIO = 1e-4  # tanh's and swish's λ_min at most this fraction of ReLU's on a circle
 KINKED_FLOOR = 1e-5  # ReLU's and SELU's median λ_min on a circle at least this
 HIGH_DIM_FACTOR = 10.0  # at k = d every activation's λ_min/G_ii within this factor of ReLU's (fixed on raw values, kept)
 RATE_TOLERANCE = 0.2  # relative error of a per-direction decay rate against ηλ_i(G)
-LIMIT_TOLERANCE = RATE_TOLERANCE  # relative gap of H(0)'s eigenvalues to G's: the rate tolerance, added later
+LIMIT_TOLERANCE = (
+    RATE_TOLERANCE  # relative gap of H(0)'s eigenvalues to G's: the rate tolerance, added later
+)
 DEPTH_FACTOR = 100.0  # growth of tanh's λ_min from depth 1 to DEPTH_SUFFICIENT (the bar once set at depth 4, kept)
-DEPTH_LIMIT = 64  # the depth_reaches_kinked claim: the deepest depth allowed for tanh to reach KINKED_FLOOR
-SLOPE_TOLERANCE = 1e-4  # |slope/χ − 1| of the correlation map at ρ = 1: 100× the finite difference's truncation
-DEVIATION_BOUND = 0.05  # max_t ‖r_t − (I − ηG)^t r_0‖/‖r_0‖: 3× the error scale 1/√m = 1.6 % at m = 4000
-DEVIATION_EXPONENT = -0.25  # fitted exponent of the deviation against m: halfway between no shrinking (0) and −½
+DEPTH_LIMIT = (
+    64  # the depth_reaches_kinked claim: the deepest depth allowed for tanh to reach KINKED_FLOOR
+)
+SLOPE_TOLERANCE = (
+    1e-4  # |slope/χ − 1| of the correlation map at ρ = 1: 100× the finite difference's truncation
+)
+DEVIATION_BOUND = (
+    0.05  # max_t ‖r_t − (I − ηG)^t r_0‖/‖r_0‖: 3× the error scale 1/√m = 1.6 % at m = 4000
+)
+DEVIATION_EXPONENT = (
+    -0.25
+)  # fitted exponent of the deviation against m: halfway between no shrinking (0) and −½
 LOSS_FLOOR = 1e-20  # final_loss_match compares at the last step whose predicted loss is above this: ‖r‖ ≈ 1e-10, 1e4× float64's ~1e-14 in u − y
 FIGURE_WIDTH = 1000  # width of the Figure 1 nets (n ≤ 50 points: 20× more neurons than points), a quarter of the training runs' cost
 LOSS_TOLERANCE = 0.1  # |log(L_T/L_pred)| / |log(L_pred/L_0)|: the predicted decay of the loss, in e-folds, within 10 %
@@ -112,36 +132,79 @@ class Config:
 
     def __post_init__(self) -> None:
         require_positive(
-            self, "n_points", "ambient_dim", "subspace_dims", "sweep_dim", "sweep_points", "elu_alphas", "mc_points", "mc_dim"
+            self,
+            "n_points",
+            "ambient_dim",
+            "subspace_dims",
+            "sweep_dim",
+            "sweep_points",
+            "elu_alphas",
+            "mc_points",
+            "mc_dim",
         )
-        require_positive(self, "mc_samples", "widths", "width_repeats", "train_width", "train_steps", "bump_concentration", "claim_draws")
-        require_positive(self, "depths", "depth_weight_scales", "depth_draws", "depth_sizes", "figure_points", "rate_steps")
+        require_positive(
+            self,
+            "mc_samples",
+            "widths",
+            "width_repeats",
+            "train_width",
+            "train_steps",
+            "bump_concentration",
+            "claim_draws",
+        )
+        require_positive(
+            self,
+            "depths",
+            "depth_weight_scales",
+            "depth_draws",
+            "depth_sizes",
+            "figure_points",
+            "rate_steps",
+        )
         require_in_range(self, "step_fraction", 1e-6, 1.0)
         if self.train_steps < 2:
-            raise ParameterError(f"parameter train_steps must be at least 2 (the rate fit needs 3 points), got {self.train_steps}")
+            raise ParameterError(
+                f"parameter train_steps must be at least 2 (the rate fit needs 3 points), got {self.train_steps}"
+            )
         if max(self.subspace_dims + (self.sweep_dim, self.mc_dim)) > self.ambient_dim:
-            raise ParameterError(f"subspace dimensions must not exceed ambient_dim ({self.ambient_dim})")
+            raise ParameterError(
+                f"subspace dimensions must not exceed ambient_dim ({self.ambient_dim})"
+            )
         if 2 not in self.subspace_dims or self.ambient_dim not in self.subspace_dims:
-            raise ParameterError(f"subspace_dims must include 2 and ambient_dim ({self.ambient_dim}) for the claims")
+            raise ParameterError(
+                f"subspace_dims must include 2 and ambient_dim ({self.ambient_dim}) for the claims"
+            )
         if 1 not in self.depths or DEPTH_SUFFICIENT not in self.depths:
-            raise ParameterError(f"depths must include 1 and {DEPTH_SUFFICIENT} for the depth claims")
+            raise ParameterError(
+                f"depths must include 1 and {DEPTH_SUFFICIENT} for the depth claims"
+            )
         unknown = sorted(set(self.train_activations) - set(ACTIVATIONS))
         if unknown or not {"relu", "tanh"} <= set(self.train_activations):
             raise ParameterError(
                 f"train_activations must name activations from {ACTIVATIONS} and include relu and tanh, got {self.train_activations}"
             )
         if self.mc_samples < 100_000:
-            raise ParameterError(f"parameter mc_samples must be at least 100000 (the mc_zscore claim), got {self.mc_samples}")
+            raise ParameterError(
+                f"parameter mc_samples must be at least 100000 (the mc_zscore claim), got {self.mc_samples}"
+            )
         if self.train_width < 4000 or self.train_width % 2:
-            raise ParameterError(f"parameter train_width must be even and at least 4000 (the rate claims), got {self.train_width}")
+            raise ParameterError(
+                f"parameter train_width must be even and at least 4000 (the rate claims), got {self.train_width}"
+            )
         if len(self.widths) < 2 or any(w % 2 for w in self.widths):
-            raise ParameterError(f"parameter widths needs at least two even widths, got {self.widths}")
+            raise ParameterError(
+                f"parameter widths needs at least two even widths, got {self.widths}"
+            )
         if len(set(self.rate_widths)) < 2 or any(w % 2 or w < 2 for w in self.rate_widths):
-            raise ParameterError(f"parameter rate_widths needs at least two distinct even widths, got {self.rate_widths}")
+            raise ParameterError(
+                f"parameter rate_widths needs at least two distinct even widths, got {self.rate_widths}"
+            )
         if self.rate_steps < 2:
             raise ParameterError(f"parameter rate_steps must be at least 2, got {self.rate_steps}")
         if any(n < 2 for n in self.figure_points):
-            raise ParameterError(f"parameter figure_points needs at least 2 points per panel, got {self.figure_points}")
+            raise ParameterError(
+                f"parameter figure_points needs at least 2 points per panel, got {self.figure_points}"
+            )
 
 
 PROFILES = {
@@ -200,24 +263,33 @@ class GramCheck:
 
 def check_gram(cfg: Config, seed: int) -> GramCheck:
     """Monte Carlo z-scores of the exact ReLU Grams and the empirical Gram's error across widths."""
-    X = sphere_in_subspace(cfg.mc_points, cfg.mc_dim, cfg.mc_dim, child_rng(seed, "montecarlo-points"))
+    X = sphere_in_subspace(
+        cfg.mc_points, cfg.mc_dim, cfg.mc_dim, child_rng(seed, "montecarlo-points")
+    )
     relu = Activation("relu")
     upper = np.triu_indices(len(X))
     rms_z = {}
     for kind in ("derivative", "value"):
-        mean, stderr = montecarlo_gram(X, relu, kind=kind, samples=cfg.mc_samples, seed=child_seed(seed, "montecarlo-weights"))
+        mean, stderr = montecarlo_gram(
+            X, relu, kind=kind, samples=cfg.mc_samples, seed=child_seed(seed, "montecarlo-weights")
+        )
         z = (mean - gram_matrix(X, relu, kind=kind))[upper] / stderr[upper]
         rms_z[kind] = float(np.sqrt(np.mean(z**2)))
     G = gram_matrix(X, relu)
     Xt = torch.as_tensor(X)
     errors = [
-        [width_error(G, Xt, width, relu, child_seed(seed, "width-init", width, repeat)) for repeat in range(cfg.width_repeats)]
+        [
+            width_error(G, Xt, width, relu, child_seed(seed, "width-init", width, repeat))
+            for repeat in range(cfg.width_repeats)
+        ]
         for width in cfg.widths
     ]
     return GramCheck(rms_z, np.array(cfg.widths), np.sqrt(np.mean(np.square(errors), axis=1)))
 
 
-def width_error(G: np.ndarray, X: torch.Tensor, width: int, activation: Activation, seed: int) -> float:
+def width_error(
+    G: np.ndarray, X: torch.Tensor, width: int, activation: Activation, seed: int
+) -> float:
     """‖H_m − G‖_F / ‖G‖_F for the empirical first-layer Gram H_m of one random width-m network."""
     net = RandomFeatureNetwork(X.shape[1], width, activation, generator=torch_generator(seed))
     H = empirical_gram(net, X, ["hidden"])
@@ -247,9 +319,15 @@ class Spectra:
     sweep_lambda_min: dict[str, np.ndarray]  # activation → λ_min(G) per n (k = sweep_dim)
     elu_alphas: np.ndarray
     elu_lambda_min: np.ndarray  # λ_min(G) of ELU(α) at k = 2
-    draws_low: dict[str, np.ndarray]  # every activation → λ_min(G) at k = 2 on each of claim_draws independent point sets
-    draws_high: dict[str, np.ndarray]  # every activation → λ_min(G) at k = d on each of claim_draws independent point sets
-    separation_low: np.ndarray  # δ of each k = 2 set: the smallest distance between a point and another or its antipode
+    draws_low: dict[
+        str, np.ndarray
+    ]  # every activation → λ_min(G) at k = 2 on each of claim_draws independent point sets
+    draws_high: dict[
+        str, np.ndarray
+    ]  # every activation → λ_min(G) at k = d on each of claim_draws independent point sets
+    separation_low: (
+        np.ndarray
+    )  # δ of each k = 2 set: the smallest distance between a point and another or its antipode
 
 
 def separation(X: np.ndarray) -> float:
@@ -264,30 +342,46 @@ def low_dim_data(cfg: Config, seed: int, dim: int) -> np.ndarray:
     return sphere_in_subspace(cfg.n_points, dim, cfg.ambient_dim, child_rng(seed, "subspace", dim))
 
 
-def dimension_sweep(cfg: Config, seed: int, activations: list[Activation]) -> dict[int, dict[str, np.ndarray]]:
+def dimension_sweep(
+    cfg: Config, seed: int, activations: list[Activation]
+) -> dict[int, dict[str, np.ndarray]]:
     """Floored spectra of every activation's Gram, per subspace dimension k."""
-    return {k: {a.name: spectrum(gram(low_dim_data(cfg, seed, k), a)) for a in activations} for k in cfg.subspace_dims}
+    return {
+        k: {a.name: spectrum(gram(low_dim_data(cfg, seed, k), a)) for a in activations}
+        for k in cfg.subspace_dims
+    }
 
 
 def size_sweep(cfg: Config, seed: int, activation: Activation) -> np.ndarray:
     """λ_min on the first n points of one sample (k = sweep_dim): by interlacing it can only fall with n."""
-    points = sphere_in_subspace(max(cfg.sweep_points), cfg.sweep_dim, cfg.ambient_dim, child_rng(seed, "size-sweep"))
+    points = sphere_in_subspace(
+        max(cfg.sweep_points), cfg.sweep_dim, cfg.ambient_dim, child_rng(seed, "size-sweep")
+    )
     return np.array([spectrum(gram(points[:n], activation))[0] for n in cfg.sweep_points])
 
 
 def claim_circles(cfg: Config, seed: int, dim: int) -> list[np.ndarray]:
     """The ``claim_draws`` independent sets of n_points points in a random ``dim``-dimensional subspace."""
-    return [sphere_in_subspace(cfg.n_points, dim, cfg.ambient_dim, child_rng(seed, "claim-draws", dim, i)) for i in range(cfg.claim_draws)]
+    return [
+        sphere_in_subspace(
+            cfg.n_points, dim, cfg.ambient_dim, child_rng(seed, "claim-draws", dim, i)
+        )
+        for i in range(cfg.claim_draws)
+    ]
 
 
-def independent_draws(cfg: Config, seed: int, dim: int, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+def independent_draws(
+    cfg: Config, seed: int, dim: int, names: tuple[str, ...]
+) -> dict[str, np.ndarray]:
     """λ_min of each named activation's G on ``claim_draws`` independent sets of n_points points (k = dim).
 
     One set's λ_min is set by its worst-placed points (at k = 2 the closest pair), so it varies
     from set to set with a heavy lower tail; the kinked_lambda_min and high_dim_spread claims take the median over the sets.
     """
     draws = claim_circles(cfg, seed, dim)
-    return {name: np.array([spectrum(gram(X, Activation(name)))[0] for X in draws]) for name in names}
+    return {
+        name: np.array([spectrum(gram(X, Activation(name)))[0] for X in draws]) for name in names
+    }
 
 
 def measure_spectra(cfg: Config, seed: int) -> Spectra:
@@ -299,7 +393,10 @@ def measure_spectra(cfg: Config, seed: int) -> Spectra:
         np.array(cfg.subspace_dims),
         {a.name: np.array([by_dim[k][a.name][0] for k in cfg.subspace_dims]) for a in activations},
         {a.name: float(gram(np.array([[1.0]]), a)[0, 0]) for a in activations},
-        {a.name: np.array([floor_of(by_dim[k][a.name]) for k in cfg.subspace_dims]) for a in activations},
+        {
+            a.name: np.array([floor_of(by_dim[k][a.name]) for k in cfg.subspace_dims])
+            for a in activations
+        },
         by_dim[2],
         by_dim[cfg.ambient_dim],
         np.array(cfg.sweep_points),
@@ -367,13 +464,24 @@ def training_data(cfg: Config, seed: int, dim: int) -> tuple[np.ndarray, np.ndar
     """
     rng = child_rng(seed, "training-data", dim)
     X = sphere_in_subspace(cfg.n_points, dim, dim, rng)
-    y = bump_target(X, cfg.bump_concentration) if dim == 2 else rng.choice([-1.0, 1.0], cfg.n_points)
+    y = (
+        bump_target(X, cfg.bump_concentration)
+        if dim == 2
+        else rng.choice([-1.0, 1.0], cfg.n_points)
+    )
     return X, y
 
 
 def gd_residuals(
-    X: np.ndarray, y: np.ndarray, activation: Activation, width: int, steps: int, step_fraction: float, seed: int,
-    device: str | torch.device = "cpu", network_gram: bool = False,
+    X: np.ndarray,
+    y: np.ndarray,
+    activation: Activation,
+    width: int,
+    steps: int,
+    step_fraction: float,
+    seed: int,
+    device: str | torch.device = "cpu",
+    network_gram: bool = False,
 ) -> tuple[TrainingRun, RandomFeatureNetwork]:
     """Full-batch GD on the first layer of a width-``width`` net, η = step_fraction/λ_max(G), logging u_t − y each step.
 
@@ -381,7 +489,9 @@ def gd_residuals(
     (otherwise the run carries G's eigen-decomposition in its place).
     """
     device = resolve_device(str(device))
-    net = RandomFeatureNetwork(X.shape[1], width, activation, generator=torch_generator(seed)).to(device)
+    net = RandomFeatureNetwork(X.shape[1], width, activation, generator=torch_generator(seed)).to(
+        device
+    )
     Xt = torch.as_tensor(X, device=device)
     yt = torch.as_tensor(y, device=device)
     limit_eigenvalues, limit_vectors = np.linalg.eigh(gram(X, activation))
@@ -410,13 +520,39 @@ def gd_residuals(
     with torch.no_grad():
         residuals.append((net(Xt) - yt).cpu().numpy())
     r = np.array(residuals)
-    run = TrainingRun(activation.name, eta, limit_eigenvalues, limit_vectors, eigenvalues, vectors, r, 0.5 * np.sum(r**2, axis=1))
+    run = TrainingRun(
+        activation.name,
+        eta,
+        limit_eigenvalues,
+        limit_vectors,
+        eigenvalues,
+        vectors,
+        r,
+        0.5 * np.sum(r**2, axis=1),
+    )
     return run, net
 
 
-def train_network(cfg: Config, X: np.ndarray, y: np.ndarray, activation: Activation, seed: int, device: torch.device) -> TrainingRun:
+def train_network(
+    cfg: Config,
+    X: np.ndarray,
+    y: np.ndarray,
+    activation: Activation,
+    seed: int,
+    device: torch.device,
+) -> TrainingRun:
     """The chapter's training run: width train_width, train_steps steps, with the network's H(0)."""
-    return gd_residuals(X, y, activation, cfg.train_width, cfg.train_steps, cfg.step_fraction, seed, device, network_gram=True)[0]
+    return gd_residuals(
+        X,
+        y,
+        activation,
+        cfg.train_width,
+        cfg.train_steps,
+        cfg.step_fraction,
+        seed,
+        device,
+        network_gram=True,
+    )[0]
 
 
 def linear_prediction(run: TrainingRun) -> np.ndarray:
@@ -473,7 +609,12 @@ def leading_rate_errors(run: TrainingRun) -> np.ndarray:
     predicted = run.eta * run.limit_eigenvalues[columns]
     components = np.abs(run.residuals @ run.limit_vectors[:, columns])
     t_star = np.minimum(len(run.residuals) - 1, np.ceil(1.0 / predicted)).astype(int)
-    measured = np.array([1.0 - fit_exponential(np.arange(t + 1), components[: t + 1, j]).factor for j, t in enumerate(t_star)])
+    measured = np.array(
+        [
+            1.0 - fit_exponential(np.arange(t + 1), components[: t + 1, j]).factor
+            for j, t in enumerate(t_star)
+        ]
+    )
     return np.abs(measured - predicted) / predicted
 
 
@@ -483,7 +624,9 @@ class WidthLaw:
 
     widths: np.ndarray
     deviations: dict[str, np.ndarray]  # data ("k = 2", "k = d") → (activations, widths)
-    exponents: dict[str, float]  # data → least-squares slope of log(RMS over activations) against log m
+    exponents: dict[
+        str, float
+    ]  # data → least-squares slope of log(RMS over activations) against log m
 
 
 def width_law(cfg: Config, seed: int, device: str | torch.device = "cpu") -> WidthLaw:
@@ -495,8 +638,18 @@ def width_law(cfg: Config, seed: int, device: str | torch.device = "cpu") -> Wid
         values = np.array(
             [
                 [
-                    deviation(gd_residuals(X, y, Activation(name), int(m), cfg.rate_steps, cfg.step_fraction,
-                                           child_seed(seed, "width-law", dim, int(m)), device)[0])
+                    deviation(
+                        gd_residuals(
+                            X,
+                            y,
+                            Activation(name),
+                            int(m),
+                            cfg.rate_steps,
+                            cfg.step_fraction,
+                            child_seed(seed, "width-law", dim, int(m)),
+                            device,
+                        )[0]
+                    )
                     for m in widths
                 ]
                 for name in cfg.train_activations
@@ -504,7 +657,9 @@ def width_law(cfg: Config, seed: int, device: str | torch.device = "cpu") -> Wid
         )
         key = data_label(cfg, dim)
         deviations[key] = values
-        exponents[key] = float(np.polyfit(np.log(widths), np.log(np.sqrt(np.mean(values**2, axis=0))), 1)[0])
+        exponents[key] = float(
+            np.polyfit(np.log(widths), np.log(np.sqrt(np.mean(values**2, axis=0))), 1)[0]
+        )
     return WidthLaw(widths, deviations, exponents)
 
 
@@ -517,14 +672,20 @@ def basis_of(run: TrainingRun, basis: str) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues and eigenvectors of G (``"limit"``, the claim) or of the network's H(0) (``"network"``)."""
     if basis not in ("limit", "network"):
         raise ValueError(f"basis must be 'limit' or 'network', got {basis!r}")
-    return (run.limit_eigenvalues, run.limit_vectors) if basis == "limit" else (run.eigenvalues, run.vectors)
+    return (
+        (run.limit_eigenvalues, run.limit_vectors)
+        if basis == "limit"
+        else (run.eigenvalues, run.vectors)
+    )
 
 
 def measurable(run: TrainingRun, basis: str = "limit") -> np.ndarray:
     """The rate claim's directions, λ_i ≥ 10⁻² λ_1, whose initial component is above round-off."""
     eigenvalues, vectors = basis_of(run, basis)
     start = np.abs(run.residuals[0] @ vectors)
-    return (eigenvalues >= LEADING * eigenvalues[-1]) & (start > ROUND_OFF_CONTENT * np.linalg.norm(run.residuals[0]))
+    return (eigenvalues >= LEADING * eigenvalues[-1]) & (
+        start > ROUND_OFF_CONTENT * np.linalg.norm(run.residuals[0])
+    )
 
 
 def measured_rates(run: TrainingRun, basis: str = "limit") -> tuple[np.ndarray, np.ndarray]:
@@ -539,7 +700,10 @@ def measured_rates(run: TrainingRun, basis: str = "limit") -> tuple[np.ndarray, 
     predicted = run.eta * eigenvalues[columns]
     components = np.abs(run.residuals @ vectors[:, columns])
     t_star = np.minimum(steps, np.ceil(2.0 / predicted)).astype(int)
-    measured = [1.0 - fit_exponential(np.arange(t + 1), components[: t + 1, j]).factor for j, t in enumerate(t_star)]
+    measured = [
+        1.0 - fit_exponential(np.arange(t + 1), components[: t + 1, j]).factor
+        for j, t in enumerate(t_star)
+    ]
     return np.array(measured), predicted
 
 
@@ -557,7 +721,12 @@ def rate_error(runs: list[TrainingRun], basis: str = "limit") -> float:
 def limit_gap(run: TrainingRun) -> float:
     """Largest |λ_i(H_0) − λ_i(G)| / λ_i(G) over the rate claim's directions λ_i(G) ≥ 10⁻² λ_1(G) (paired by rank)."""
     keep = run.limit_eigenvalues >= LEADING * run.limit_eigenvalues[-1]
-    return float(np.max(np.abs(run.eigenvalues[keep] - run.limit_eigenvalues[keep]) / run.limit_eigenvalues[keep]))
+    return float(
+        np.max(
+            np.abs(run.eigenvalues[keep] - run.limit_eigenvalues[keep])
+            / run.limit_eigenvalues[keep]
+        )
+    )
 
 
 def final_loss(runs: list[TrainingRun], activation: str) -> float:
@@ -573,8 +742,12 @@ class FigureOne:
     """The paper's Figure 1 on our synthetic data: G's spectra at initialisation and GD's loss, per n and data."""
 
     points: tuple[int, ...]
-    spectra: dict[tuple[int, str], dict[str, np.ndarray]]  # (n, data) → activation → eigenvalues, descending
-    losses: dict[tuple[int, str], dict[str, np.ndarray]]  # (n, data) → activation → ½‖u_t − y‖², t = 0..train_steps
+    spectra: dict[
+        tuple[int, str], dict[str, np.ndarray]
+    ]  # (n, data) → activation → eigenvalues, descending
+    losses: dict[
+        tuple[int, str], dict[str, np.ndarray]
+    ]  # (n, data) → activation → ½‖u_t − y‖², t = 0..train_steps
 
 
 def figure_one(cfg: Config, seed: int, device: str | torch.device = "cpu") -> FigureOne:
@@ -590,8 +763,16 @@ def figure_one(cfg: Config, seed: int, device: str | torch.device = "cpu") -> Fi
             spectra[key], losses[key] = {}, {}
             for name in ACTIVATIONS:
                 activation = Activation(name)
-                run = gd_residuals(X, y, activation, FIGURE_WIDTH, cfg.train_steps, cfg.step_fraction,
-                                   child_seed(seed, "figure-one-init", n, dim), device)[0]
+                run = gd_residuals(
+                    X,
+                    y,
+                    activation,
+                    FIGURE_WIDTH,
+                    cfg.train_steps,
+                    cfg.step_fraction,
+                    child_seed(seed, "figure-one-init", n, dim),
+                    device,
+                )[0]
                 spectra[key][name] = spectrum(gram(X, activation))[::-1]
                 losses[key][name] = run.loss
     return FigureOne(tuple(cfg.figure_points), spectra, losses)
@@ -606,7 +787,9 @@ class DepthSweep:
 
     depths: np.ndarray
     scales: np.ndarray
-    growth: np.ndarray  # (scales, depths): median over draws of λ_min(G^{(L)}) / λ_min(G^{(1)}), n = DEPTH_POINTS
+    growth: (
+        np.ndarray
+    )  # (scales, depths): median over draws of λ_min(G^{(L)}) / λ_min(G^{(1)}), n = DEPTH_POINTS
     sizes: np.ndarray
     size_growth: np.ndarray  # per size n: median growth from depth 1 to DEPTH_SUFFICIENT at σ_w = DEPTH_SCALE (NaN: unresolved)
     unresolved: int  # sets of DEPTH_POINTS points drawn again because their depth-1 λ_min was below round-off
@@ -620,7 +803,11 @@ def chi_quadrature(scale: float = DEPTH_SCALE, nodes: int = 200) -> float:
     """χ = σ²E[φ'(σz)²]/E[φ(σz)²] for φ = tanh, z ~ N(0, 1), by Gauss–Hermite quadrature (independent of the duals)."""
     z, w = np.polynomial.hermite_e.hermegauss(nodes)
     w = w / w.sum()
-    return float(scale**2 * np.sum(w * (1.0 - np.tanh(scale * z) ** 2) ** 2) / np.sum(w * np.tanh(scale * z) ** 2))
+    return float(
+        scale**2
+        * np.sum(w * (1.0 - np.tanh(scale * z) ** 2) ** 2)
+        / np.sum(w * np.tanh(scale * z) ** 2)
+    )
 
 
 def map_slope(scale: float = DEPTH_SCALE, step: float = SLOPE_STEP) -> float:
@@ -629,7 +816,9 @@ def map_slope(scale: float = DEPTH_SCALE, step: float = SLOPE_STEP) -> float:
     return float((1.0 - propagate(rho, Activation("tanh"), 1, "quadrature", scale)[0, 1]) / step)
 
 
-def depth_path(X: np.ndarray, depths: tuple[int, ...], scale: float) -> tuple[np.ndarray, np.ndarray]:
+def depth_path(
+    X: np.ndarray, depths: tuple[int, ...], scale: float
+) -> tuple[np.ndarray, np.ndarray]:
     """tanh's floored λ_min(G^{(L)}) and the top layer's 1 − max |ρ_ij| at each L, one layer at a time.
 
     The same as ``gram_matrix(X, "tanh", depth=L, weight_scale=scale)`` for each L, without re-propagating from the input.
@@ -641,7 +830,9 @@ def depth_path(X: np.ndarray, depths: tuple[int, ...], scale: float) -> tuple[np
         if L > 1:
             rho = propagate(rho, tanh, 1, "quadrature", scale)
         if L in depths:
-            lambda_min.append(spectrum(dual(tanh, "derivative", angles(rho), method="quadrature") * rho)[0])
+            lambda_min.append(
+                spectrum(dual(tanh, "derivative", angles(rho), method="quadrature") * rho)[0]
+            )
             off = np.abs(rho - np.eye(len(rho)))
             gap.append(1.0 - off.max())
     return np.array(lambda_min), np.array(gap)
@@ -655,12 +846,20 @@ def resolved_lambda_min(G: np.ndarray) -> float:
 
 def depth_profile(X: np.ndarray, depths: tuple[int, ...], scale: float) -> np.ndarray:
     """Resolved λ_min of tanh's depth-L Gram for each L (NaN below round-off)."""
-    return np.array([resolved_lambda_min(gram(X, Activation("tanh"), depth=L, weight_scale=scale)) for L in depths])
+    return np.array(
+        [
+            resolved_lambda_min(gram(X, Activation("tanh"), depth=L, weight_scale=scale))
+            for L in depths
+        ]
+    )
 
 
 def circle_draws(cfg: Config, seed: int, n: int) -> list[np.ndarray]:
     """``depth_draws`` independent samples of n points on a circle in R^ambient_dim."""
-    return [sphere_in_subspace(n, 2, cfg.ambient_dim, child_rng(seed, "depth-circles", n, draw)) for draw in range(cfg.depth_draws)]
+    return [
+        sphere_in_subspace(n, 2, cfg.ambient_dim, child_rng(seed, "depth-circles", n, draw))
+        for draw in range(cfg.depth_draws)
+    ]
 
 
 def resolved_circles(cfg: Config, seed: int) -> tuple[list[np.ndarray], int]:
@@ -673,11 +872,15 @@ def resolved_circles(cfg: Config, seed: int) -> tuple[list[np.ndarray], int]:
     left_out = 0
     while len(draws) < cfg.depth_draws:
         index = len(draws) + left_out
-        X = sphere_in_subspace(DEPTH_POINTS, 2, cfg.ambient_dim, child_rng(seed, "depth-circles", DEPTH_POINTS, index))
+        X = sphere_in_subspace(
+            DEPTH_POINTS, 2, cfg.ambient_dim, child_rng(seed, "depth-circles", DEPTH_POINTS, index)
+        )
         if math.isnan(resolved_lambda_min(gram(X, Activation("tanh")))):
             left_out += 1
             if left_out > 100 * cfg.depth_draws:
-                raise RuntimeError(f"no circle of {DEPTH_POINTS} points with a resolved depth-1 λ_min in {left_out} draws")
+                raise RuntimeError(
+                    f"no circle of {DEPTH_POINTS} points with a resolved depth-1 λ_min in {left_out} draws"
+                )
         else:
             draws.append(X)
     return draws, left_out
@@ -699,9 +902,18 @@ def depth_sweep(cfg: Config, seed: int) -> DepthSweep:
     """
     scales = tuple(sorted(set(cfg.depth_weight_scales) | {DEPTH_SCALE}))
     draws, left_out = resolved_circles(cfg, seed)
-    profiles = np.array([[depth_profile(X, cfg.depths, s) for s in scales] for X in draws])  # (draws, scales, depths)
+    profiles = np.array(
+        [[depth_profile(X, cfg.depths, s) for s in scales] for X in draws]
+    )  # (draws, scales, depths)
     by_size = [
-        median_growth(np.array([depth_profile(X, (1, DEPTH_SUFFICIENT), DEPTH_SCALE) for X in circle_draws(cfg, seed, n)]))[1]
+        median_growth(
+            np.array(
+                [
+                    depth_profile(X, (1, DEPTH_SUFFICIENT), DEPTH_SCALE)
+                    for X in circle_draws(cfg, seed, n)
+                ]
+            )
+        )[1]
         for n in cfg.depth_sizes
     ]
     paths = [depth_path(X, tuple(cfg.depths), DEPTH_SCALE) for X in claim_circles(cfg, seed, 2)]
@@ -719,7 +931,9 @@ def depth_sweep(cfg: Config, seed: int) -> DepthSweep:
     )
 
 
-def depth_growth(sweep: DepthSweep, scale: float = DEPTH_SCALE, depth: int = DEPTH_SUFFICIENT) -> float:
+def depth_growth(
+    sweep: DepthSweep, scale: float = DEPTH_SCALE, depth: int = DEPTH_SUFFICIENT
+) -> float:
     """Median λ_min at ``depth`` over λ_min at depth 1, at hidden weight scale ``scale``."""
     return float(sweep.growth[list(sweep.scales).index(scale), list(sweep.depths).index(depth)])
 
@@ -747,11 +961,16 @@ class Result:
     figure: FigureOne
 
 
-def train_all(cfg: Config, seed: int, dim: int, device: str | torch.device = "cpu") -> list[TrainingRun]:
+def train_all(
+    cfg: Config, seed: int, dim: int, device: str | torch.device = "cpu"
+) -> list[TrainingRun]:
     """One GD run per activation on the same data (k = dim), all from the same initial weights."""
     X, y = training_data(cfg, seed, dim)
     init = child_seed(seed, "training-init", dim)
-    return [train_network(cfg, X, y, Activation(name), init, resolve_device(str(device))) for name in cfg.train_activations]
+    return [
+        train_network(cfg, X, y, Activation(name), init, resolve_device(str(device)))
+        for name in cfg.train_activations
+    ]
 
 
 def run(cfg: Config, seed: int = 0, device: str | torch.device = "cpu") -> Result:
@@ -833,7 +1052,8 @@ def claims(result: Result) -> list[Claim]:
             title="High dimension: all large",
             reference="abstract: if the data's dimension is large (and a mild condition holds) the eigenvalues are large for "
             "smooth activations too; in units of G_ii = E[φ'(z)²], since φ → cφ scales G by c² (the quadratic's G_ii is 8× ReLU's)",
-            reason=fixed + " (first applied to raw λ_min, where the quadratic's scale alone put it 11× from ReLU; the factor was kept)",
+            reason=fixed
+            + " (first applied to raw λ_min, where the quadratic's scale alone put it 11× from ReLU; the factor was kept)",
         ),
         at_most(
             "limit_gap",
@@ -920,7 +1140,7 @@ def claims(result: Result) -> list[Claim]:
             source="ours",
             title="Depth helps tanh",
             reference="operationalises the abstract's statement that small data dimension is no limitation for deep nets "
-            f"\"provided that the depth is sufficient\", as a growth by depth {DEPTH_SUFFICIENT}; the paper names no depth",
+            f'"provided that the depth is sufficient", as a growth by depth {DEPTH_SUFFICIENT}; the paper names no depth',
             reason=f"ours: the 100× bar first set at depth 4 (where it measured 27×), kept; depth {DEPTH_SUFFICIENT} is where "
             "a pilot at σ_w = 1 measured 425×",
         ),

@@ -18,10 +18,26 @@ import pandas as pd
 import torch
 from torch import nn
 
-from trainingdynamics.algorithms.anls import ANLSResult, Planes, PlanesResult, anls, anls_planes, plane_forward
+from trainingdynamics.algorithms.anls import (
+    ANLSResult,
+    Planes,
+    PlanesResult,
+    anls,
+    anls_planes,
+    plane_forward,
+)
 from trainingdynamics.claims import Claim, at_least, at_most
 from trainingdynamics.diagnostics.activation import active_mask
-from trainingdynamics.models.shallow import TARGETS, Params, Trajectory, forward, gradient_descent, init_params, loss, make_data
+from trainingdynamics.models.shallow import (
+    TARGETS,
+    Params,
+    Trajectory,
+    forward,
+    gradient_descent,
+    init_params,
+    loss,
+    make_data,
+)
 from trainingdynamics.plotting import colors, figure, label
 from trainingdynamics.profiles import ParameterError, require_positive, resolve
 from trainingdynamics.seeding import seed_everything
@@ -32,10 +48,14 @@ TITLE = "Active Neuron Least Squares: leaving plateaus by moving activation patt
 CLAIM = "ANLS (our reconstruction) gives a real network at every iterate and, with spare neurons, fits exactly representable 1-D targets to round-off where GD from the same start has not."
 PAPER = "ainsworth2021plateau"
 
-EXACT_LEVEL = 1e-20  # `exact_fits`: "fitted" means loss below this, far above the round-off of an exact fit
+EXACT_LEVEL = (
+    1e-20  # `exact_fits`: "fitted" means loss below this, far above the round-off of an exact fit
+)
 GD_STUCK_LEVEL = 1e-6  # `gd_stuck`: GD "still above" this after gd_check_steps
 # Bounds of the claims (see `claims`), each with its reason.
-INCREASE_TOLERANCE = 1e-14  # `monotone`: float64 rounding of a relative difference of tracked losses
+INCREASE_TOLERANCE = (
+    1e-14  # `monotone`: float64 rounding of a relative difference of tracked losses
+)
 LOSS_TOLERANCE = 1e-12  # `loss_realised`: float64 rounding of losses of order one, two ways
 MIN_EXACT_SEEDS = 18  # `exact_fits`: ours, of exact_seeds = 20, fixed before the first run (the paper states no number)
 
@@ -73,24 +93,53 @@ class Config:
     plane_gd_steps: int = 10_000
 
     def __post_init__(self) -> None:
-        require_positive(self, "n_points", "exact_widths", "minimal_widths", "exact_seeds", "exact_iterations", "gd_check_steps")
-        require_positive(self, "width", "output_scale", "lr", "gd_steps", "adam_lr", "adam_steps", "seeds", "iterations", "records")
+        require_positive(
+            self,
+            "n_points",
+            "exact_widths",
+            "minimal_widths",
+            "exact_seeds",
+            "exact_iterations",
+            "gd_check_steps",
+        )
+        require_positive(
+            self,
+            "width",
+            "output_scale",
+            "lr",
+            "gd_steps",
+            "adam_lr",
+            "adam_steps",
+            "seeds",
+            "iterations",
+            "records",
+        )
         for name in ("exact_targets", "targets"):
             names = getattr(self, name)
             if not names or set(names) - set(TARGETS):
-                raise ParameterError(f"parameter {name} must be a non-empty list from {sorted(TARGETS)}, got {names!r}")
+                raise ParameterError(
+                    f"parameter {name} must be a non-empty list from {sorted(TARGETS)}, got {names!r}"
+                )
         if not len(self.exact_widths) == len(self.minimal_widths) == len(self.exact_targets):
             raise ParameterError("exact_widths and minimal_widths need one entry per exact target")
         require_positive(self, "plane_grid", "plane_width", "plane_iterations", "plane_gd_steps")
         if self.n_points < 3:
             raise ParameterError("parameter n_points must be at least 3")
         if self.plane_seeds < 0:
-            raise ParameterError(f"parameter plane_seeds must be non-negative (0 skips the 2-D demonstration), got {self.plane_seeds}")
+            raise ParameterError(
+                f"parameter plane_seeds must be non-negative (0 skips the 2-D demonstration), got {self.plane_seeds}"
+            )
 
 
 PROFILES = {
     "quick": Config(),
-    "full": Config(seeds=20, gd_steps=plateaus.PROFILES["full"].steps, adam_steps=40_000, iterations=400, plane_seeds=20),
+    "full": Config(
+        seeds=20,
+        gd_steps=plateaus.PROFILES["full"].steps,
+        adam_steps=40_000,
+        iterations=400,
+        plane_seeds=20,
+    ),
 }
 
 
@@ -120,7 +169,12 @@ class Runs:
 
 def anls_runs(x: np.ndarray, y: np.ndarray, start: Params, iterations: int) -> list[ANLSResult]:
     """ANLS from each initialisation of a batch (seeds, n)."""
-    return [anls(x, y, start.c.shape[-1], iterations=iterations, seed=0, start=start.map(lambda a: a[k])) for k in range(len(start.c))]
+    return [
+        anls(
+            x, y, start.c.shape[-1], iterations=iterations, seed=0, start=start.map(lambda a: a[k])
+        )
+        for k in range(len(start.c))
+    ]
 
 
 class ShallowNetworks(nn.Module):
@@ -128,7 +182,9 @@ class ShallowNetworks(nn.Module):
 
     def __init__(self, c: np.ndarray, w: np.ndarray, b: np.ndarray) -> None:
         super().__init__()
-        self.c, self.w, self.b = (nn.Parameter(torch.tensor(a, dtype=torch.float64)) for a in (c, w, b))
+        self.c, self.w, self.b = (
+            nn.Parameter(torch.tensor(a, dtype=torch.float64)) for a in (c, w, b)
+        )
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """σ(w·x + b) contracted with c for every network of the batch; X (..., m, d) gives (..., batch, m)."""
@@ -142,7 +198,14 @@ def batch_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def torch_train(
-    X: np.ndarray, y: np.ndarray, networks: tuple[np.ndarray, np.ndarray, np.ndarray], optimizer: str, lr: float, steps: int, records: int, seed: int
+    X: np.ndarray,
+    y: np.ndarray,
+    networks: tuple[np.ndarray, np.ndarray, np.ndarray],
+    optimizer: str,
+    lr: float,
+    steps: int,
+    records: int,
+    seed: int,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Full-batch ``"adam"`` or ``"gd"`` on a batch of networks (c, w, b) = ((k, n), (k, n, d), (k, n)) with the shared loop.
 
@@ -160,14 +223,27 @@ def torch_train(
     make = {"adam": torch.optim.Adam, "gd": torch.optim.SGD}[optimizer]
     began = time.perf_counter()
     # the loop sees the whole grid as one sample (index [0]): every step is full-batch on all m points
-    train(model, lambda out, _: batch_loss(out, Y), Xt[None], Y[None], optimizer=make(model.parameters(), lr=lr),
-          steps=steps, callbacks=[at_steps(wanted, record)], seed=seed, desc=optimizer)
+    train(
+        model,
+        lambda out, _: batch_loss(out, Y),
+        Xt[None],
+        Y[None],
+        optimizer=make(model.parameters(), lr=lr),
+        steps=steps,
+        callbacks=[at_steps(wanted, record)],
+        seed=seed,
+        desc=optimizer,
+    )
     return wanted, np.stack(rows, axis=-1), time.perf_counter() - began
 
 
-def adam(x: np.ndarray, y: np.ndarray, start: Params, lr: float, steps: int, records: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+def adam(
+    x: np.ndarray, y: np.ndarray, start: Params, lr: float, steps: int, records: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Full-batch Adam on a batch of 1-D networks (batch, n): recorded steps, losses (batch, K), seconds."""
-    return torch_train(x[:, None], y, (start.c, start.w[..., None], start.b), "adam", lr, steps, records, seed)
+    return torch_train(
+        x[:, None], y, (start.c, start.w[..., None], start.b), "adam", lr, steps, records, seed
+    )
 
 
 def plateau_runs(cfg: Config, seed: int) -> list[Runs]:
@@ -177,10 +253,14 @@ def plateau_runs(cfg: Config, seed: int) -> list[Runs]:
     y = np.stack([make_data(target, cfg.n_points)[1] for target in cfg.targets])  # (T, m)
     start = init_params(rng, cfg.width, (len(cfg.targets), cfg.seeds), cfg.output_scale)
     began = time.perf_counter()
-    gd = gradient_descent(x, y[:, None, :], start, cfg.lr, cfg.gd_steps, log_spaced_steps(cfg.gd_steps, cfg.records))
+    gd = gradient_descent(
+        x, y[:, None, :], start, cfg.lr, cfg.gd_steps, log_spaced_steps(cfg.gd_steps, cfg.records)
+    )
     gd_seconds = time.perf_counter() - began
     flat = start.map(lambda a: a.reshape(-1, cfg.width))
-    adam_steps, adam_loss, adam_seconds = adam(x, np.repeat(y, cfg.seeds, axis=0), flat, cfg.adam_lr, cfg.adam_steps, cfg.records, seed)
+    adam_steps, adam_loss, adam_seconds = adam(
+        x, np.repeat(y, cfg.seeds, axis=0), flat, cfg.adam_lr, cfg.adam_steps, cfg.records, seed
+    )
     adam_loss = adam_loss.reshape(len(cfg.targets), cfg.seeds, -1)
     share = 1.0 / len(cfg.targets)
     return [
@@ -205,10 +285,20 @@ def slice_trajectory(t: Trajectory, k: int) -> Trajectory:
     def pick(a: np.ndarray) -> np.ndarray:
         return a[k]
 
-    return Trajectory(t.steps, pick(t.loss), pick(t.grad_norm), pick(t.changes), pick(t.counts), t.params.map(pick), t.final.map(pick))
+    return Trajectory(
+        t.steps,
+        pick(t.loss),
+        pick(t.grad_norm),
+        pick(t.changes),
+        pick(t.counts),
+        t.params.map(pick),
+        t.final.map(pick),
+    )
 
 
-TARGET_OFFSET = {name: 1000 * k for k, name in enumerate(TARGETS)}  # a separate seed stream per exact-fit target
+TARGET_OFFSET = {
+    name: 1000 * k for k, name in enumerate(TARGETS)
+}  # a separate seed stream per exact-fit target
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +322,12 @@ class ExactFit:
 
     def iterations_to_fit(self) -> np.ndarray:
         """Iterations ANLS needed to fall below EXACT_LEVEL (NaN where it never did)."""
-        return np.array([float(np.argmax(r.losses < EXACT_LEVEL)) if r.losses[-1] < EXACT_LEVEL else np.nan for r in self.anls])
+        return np.array(
+            [
+                float(np.argmax(r.losses < EXACT_LEVEL)) if r.losses[-1] < EXACT_LEVEL else np.nan
+                for r in self.anls
+            ]
+        )
 
 
 def exact_fit(cfg: Config, target: str, width: int, seed: int, with_gd: bool) -> ExactFit:
@@ -240,14 +335,24 @@ def exact_fit(cfg: Config, target: str, width: int, seed: int, with_gd: bool) ->
     rng = seed_everything(seed + TARGET_OFFSET[target] + 17 * width)
     x, y = make_data(target, cfg.n_points)
     start = init_params(rng, width, (cfg.exact_seeds,))
-    gd_loss = gradient_descent(x, y, start, cfg.lr, cfg.gd_check_steps, np.array([cfg.gd_check_steps])).loss[..., -1] if with_gd else None
+    gd_loss = (
+        gradient_descent(
+            x, y, start, cfg.lr, cfg.gd_check_steps, np.array([cfg.gd_check_steps])
+        ).loss[..., -1]
+        if with_gd
+        else None
+    )
     return ExactFit(target, width, x, y, anls_runs(x, y, start, cfg.exact_iterations), gd_loss)
 
 
 def exact_fits(cfg: Config, seed: int) -> list[ExactFit]:
     """The claim's widths (with GD) and the minimal widths (ANLS only) for every exact target."""
-    fits = [exact_fit(cfg, t, w, seed, True) for t, w in zip(cfg.exact_targets, cfg.exact_widths)]
-    return fits + [exact_fit(cfg, t, w, seed, False) for t, w, v in zip(cfg.exact_targets, cfg.minimal_widths, cfg.exact_widths) if w != v]
+    fits = [exact_fit(cfg, t, w, seed, True) for t, w in zip(cfg.exact_targets, cfg.exact_widths, strict=True)]
+    return fits + [
+        exact_fit(cfg, t, w, seed, False)
+        for t, w, v in zip(cfg.exact_targets, cfg.minimal_widths, cfg.exact_widths, strict=True)
+        if w != v
+    ]
 
 
 def exact_table(fits: list[ExactFit], cfg: Config) -> pd.DataFrame:
@@ -257,8 +362,12 @@ def exact_table(fits: list[ExactFit], cfg: Config) -> pd.DataFrame:
             "target": f.target,
             "width": f.width,
             f"ANLS fitted (of {cfg.exact_seeds})": f.fitted(),
-            "median iterations to fit": np.nanmedian(f.iterations_to_fit()) if f.fitted() else np.nan,
-            f"GD above 1e-6 after {cfg.gd_check_steps} steps": np.nan if f.gd_loss is None else int(np.sum(f.gd_loss > GD_STUCK_LEVEL)),
+            "median iterations to fit": np.nanmedian(f.iterations_to_fit())
+            if f.fitted()
+            else np.nan,
+            f"GD above 1e-6 after {cfg.gd_check_steps} steps": np.nan
+            if f.gd_loss is None
+            else int(np.sum(f.gd_loss > GD_STUCK_LEVEL)),
             "median GD loss": np.nan if f.gd_loss is None else float(np.median(f.gd_loss)),
         }
         for f in fits
@@ -281,7 +390,9 @@ def speedup_table(runs: list[Runs]) -> pd.DataFrame:
     rows = []
     for r in runs:
         steps = int(r.gd.steps[-1])
-        gd_seconds = r.gd_seconds / len(r.anls)  # GD runs the seeds side by side: its time per network
+        gd_seconds = r.gd_seconds / len(
+            r.anls
+        )  # GD runs the seeds side by side: its time per network
         for k, result in enumerate(r.anls):
             level = r.gd.loss[k, -1]
             needed = iterations_to_reach(result.losses, level)
@@ -298,7 +409,9 @@ def speedup_table(runs: list[Runs]) -> pd.DataFrame:
                     "ANLS seconds to GD's loss": seconds,
                     "GD seconds": gd_seconds,
                     "wall-clock ratio": gd_seconds / seconds,
-                    "LS solves to GD's loss": result.solves[int(needed)] if np.isfinite(needed) else np.inf,
+                    "LS solves to GD's loss": result.solves[int(needed)]
+                    if np.isfinite(needed)
+                    else np.inf,
                 }
             )
     return pd.DataFrame(rows)
@@ -306,13 +419,20 @@ def speedup_table(runs: list[Runs]) -> pd.DataFrame:
 
 def speedup_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per target: medians of the iteration ratio, the wall-clock ratio and the LS solves ANLS needed."""
-    columns = ["ANLS iterations to GD's loss", "iteration ratio", "LS solves to GD's loss", "wall-clock ratio"]
+    columns = [
+        "ANLS iterations to GD's loss",
+        "iteration ratio",
+        "LS solves to GD's loss",
+        "wall-clock ratio",
+    ]
     return table.groupby("target", sort=False)[columns].median()
 
 
 def all_anls(result: Result) -> list[tuple[np.ndarray, np.ndarray, ANLSResult]]:
     """(x, y, run) for every ANLS run of the chapter."""
-    return [(r.x, r.y, a) for r in result.runs for a in r.anls] + [(f.x, f.y, a) for f in result.exact for a in f.anls]
+    return [(r.x, r.y, a) for r in result.runs for a in r.anls] + [
+        (f.x, f.y, a) for f in result.exact for a in f.anls
+    ]
 
 
 def forward_losses(x: np.ndarray, y: np.ndarray, run: ANLSResult) -> np.ndarray:
@@ -346,7 +466,10 @@ def pattern_mismatches(result: Result) -> int:
 
 def loss_mismatch(result: Result) -> float:
     """max |forward-pass loss − tracked loss| over every iterate of every run."""
-    return max(float(np.max(np.abs(forward_losses(x, y, run) - run.losses))) for x, y, run in all_anls(result))
+    return max(
+        float(np.max(np.abs(forward_losses(x, y, run) - run.losses)))
+        for x, y, run in all_anls(result)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,9 +502,18 @@ def plane_experiment(cfg: Config, seed: int) -> PlaneExperiment | None:
     rng = seed_everything(seed + 7)
     X, y = plane_data(cfg.plane_grid)
     shape = (cfg.plane_seeds, cfg.plane_width)
-    c, w, b = rng.standard_normal(shape) / np.sqrt(cfg.plane_width), rng.uniform(-1, 1, shape + (2,)), rng.uniform(-1, 1, shape)
-    runs = [anls_planes(X, y, Planes(c[k], w[k], b[k]), iterations=cfg.plane_iterations) for k in range(cfg.plane_seeds)]
-    steps, gd_loss, seconds = torch_train(X, y, (c, w, b), "gd", cfg.lr, cfg.plane_gd_steps, cfg.records, seed)
+    c, w, b = (
+        rng.standard_normal(shape) / np.sqrt(cfg.plane_width),
+        rng.uniform(-1, 1, shape + (2,)),
+        rng.uniform(-1, 1, shape),
+    )
+    runs = [
+        anls_planes(X, y, Planes(c[k], w[k], b[k]), iterations=cfg.plane_iterations)
+        for k in range(cfg.plane_seeds)
+    ]
+    steps, gd_loss, seconds = torch_train(
+        X, y, (c, w, b), "gd", cfg.lr, cfg.plane_gd_steps, cfg.records, seed
+    )
     return PlaneExperiment(X, y, runs, steps, gd_loss, seconds)
 
 
@@ -391,10 +523,19 @@ def plane_table(experiment: PlaneExperiment) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "method": ["ANLS (ours)", f"GD ({int(experiment.gd_steps[-1]) + 1} steps)"],
-            f"fitted below 1e-20 (of {len(finals)})": [int(np.sum(finals < EXACT_LEVEL)), int(np.sum(experiment.gd_loss[:, -1] < EXACT_LEVEL))],
+            f"fitted below 1e-20 (of {len(finals)})": [
+                int(np.sum(finals < EXACT_LEVEL)),
+                int(np.sum(experiment.gd_loss[:, -1] < EXACT_LEVEL)),
+            ],
             "median final loss": [np.median(finals), np.median(experiment.gd_loss[:, -1])],
-            "median iterations / steps": [np.median([len(r.losses) - 1 for r in experiment.anls]), experiment.gd_steps[-1] + 1],
-            "median seconds per run": [np.median([r.seconds[-1] for r in experiment.anls]), experiment.gd_seconds / len(finals)],
+            "median iterations / steps": [
+                np.median([len(r.losses) - 1 for r in experiment.anls]),
+                experiment.gd_steps[-1] + 1,
+            ],
+            "median seconds per run": [
+                np.median([r.seconds[-1] for r in experiment.anls]),
+                experiment.gd_seconds / len(finals),
+            ],
         }
     ).set_index("method")
 
@@ -404,15 +545,30 @@ def plot_planes(experiment: PlaneExperiment):
     fig, (curves, plane) = figure(2, 1, width=4.6, height=3.6)
     anls_color, gd_color = colors(2)
     for k, r in enumerate(experiment.anls):
-        curves.loglog(np.arange(1, len(r.losses) + 1), np.maximum(r.losses, 1e-34), color=anls_color, alpha=0.4, lw=1, label="ANLS (ours), each run" if k == 0 else None)
-    curves.loglog(experiment.gd_steps + 1, np.median(experiment.gd_loss, axis=0), color=gd_color, lw=2, label="GD, median")
+        curves.loglog(
+            np.arange(1, len(r.losses) + 1),
+            np.maximum(r.losses, 1e-34),
+            color=anls_color,
+            alpha=0.4,
+            lw=1,
+            label="ANLS (ours), each run" if k == 0 else None,
+        )
+    curves.loglog(
+        experiment.gd_steps + 1,
+        np.median(experiment.gd_loss, axis=0),
+        color=gd_color,
+        lw=2,
+        label="GD, median",
+    )
     curves.legend(fontsize=8)
     label(curves, "iteration / step + 1", "training loss L", "|x₁| + |x₂| on a 2-D grid")
     network = experiment.anls[0].networks[-1]
     X = experiment.X
     plane.scatter(X[:, 0], X[:, 1], c=plane_forward(X, network), cmap="viridis", s=14)
     t = np.linspace(-1.5, 1.5, 2)
-    for w, b in zip(network.w, network.b):  # w·x + b = 0 through the point −b w (unit normal), along w⊥
+    for w, b in zip(
+        network.w, network.b, strict=True
+    ):  # w·x + b = 0 through the point −b w (unit normal), along w⊥
         plane.plot(-b * w[0] - t * w[1], -b * w[1] + t * w[0], color="k", lw=1)
     plane.set_xlim(-1.1, 1.1), plane.set_ylim(-1.1, 1.1)
     label(plane, "input x₁", "input x₂", "ANLS network: hyperplanes, colour N(x)")
@@ -436,7 +592,9 @@ class Result:
 def run(cfg: Config, seed: int = 0, device: str = "cpu") -> Result:
     """Run the plateau comparison on every target and the exact-fit experiment (numpy and torch on the CPU)."""
     if str(device) not in ("cpu", "auto"):
-        raise ParameterError("the ANLS chapter runs small numpy solves on the CPU; use device='cpu'")
+        raise ParameterError(
+            "the ANLS chapter runs small numpy solves on the CPU; use device='cpu'"
+        )
     return Result(cfg, plateau_runs(cfg, seed), exact_fits(cfg, seed), plane_experiment(cfg, seed))
 
 
@@ -534,11 +692,25 @@ def plot_losses(runs: Runs, seed_index: int = 0):
     iterations = np.arange(len(anls_run.losses))
     for ax, (anls_x, gd_x, adam_x) in (
         (by_step, (iterations + 1, gd_steps + 1, runs.adam_steps + 1)),
-        (by_time, (anls_run.seconds + 1e-4, (gd_steps + 1) * per_gd_step, (runs.adam_steps + 1) * per_adam_step)),
+        (
+            by_time,
+            (
+                anls_run.seconds + 1e-4,
+                (gd_steps + 1) * per_gd_step,
+                (runs.adam_steps + 1) * per_adam_step,
+            ),
+        ),
     ):
         ax.loglog(gd_x, gd_loss, color=gd_color, label="GD")
         ax.loglog(adam_x, runs.adam_loss[seed_index], color=adam_color, label="Adam")
-        ax.loglog(anls_x, np.maximum(anls_run.losses, 1e-34), "o-", ms=3, color=anls_color, label="ANLS (ours)")
+        ax.loglog(
+            anls_x,
+            np.maximum(anls_run.losses, 1e-34),
+            "o-",
+            ms=3,
+            color=anls_color,
+            label="ANLS (ours)",
+        )
     label(by_step, "iteration / step + 1", "training loss L", f"{runs.target}: by iteration")
     label(by_time, "wall-clock time (s)", "training loss L", f"{runs.target}: by time")
     by_step.legend()
@@ -567,7 +739,7 @@ def plot_rasters(runs: Runs, seed_index: int = 0):
 def plot_fits(runs: list[Runs], seed_index: int = 0):
     """Data and the final networks of ANLS and GD for each target (first initialisation)."""
     fig, axes = figure(len(runs), 1, width=3.6, height=3.0)
-    for ax, r in zip(np.atleast_1d(axes), runs):
+    for ax, r in zip(np.atleast_1d(axes), runs, strict=True):
         fine = np.linspace(r.x[0], r.x[-1], 400)
         a = r.anls[seed_index]
         gd_final = r.gd.final.map(lambda v: v[seed_index])

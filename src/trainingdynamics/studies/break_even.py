@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -41,10 +42,17 @@ CLAIM = (
 )
 PAPER = "jastrzebski2020breakeven"
 
-EXACT_TOLERANCE = 1e-6  # float64 rounding plus the check's Lanczos tolerance (eigenvalue errors ≤ 1e-8·‖H‖)
-MATCHED_FRACTION = 1.0  # ours: every run reaches the target accuracy, so all are compared at matched progress
+EXACT_TOLERANCE = (
+    1e-6  # float64 rounding plus the check's Lanczos tolerance (eigenvalue errors ≤ 1e-8·‖H‖)
+)
+MATCHED_FRACTION = (
+    1.0  # ours: every run reaches the target accuracy, so all are compared at matched progress
+)
 RANK_BOUND = 0.8  # ours: the paper states orderings, not numbers; |Spearman ρ| ≥ 0.8 asks for the ordering up to a small displacement
-EDGE_BAND = (1.5, 2.5)  # ours: λ_H^1 within [1.5/η, 2.5/η], i.e. 2/η ± 25% (Cohen et al. give no width)
+EDGE_BAND = (
+    1.5,
+    2.5,
+)  # ours: λ_H^1 within [1.5/η, 2.5/η], i.e. 2/η ± 25% (Cohen et al. give no width)
 EDGE_COUNT = 2  # ours: at least two GD learning rates in the band (all of the quick profile's, half of the full profile's)
 
 
@@ -84,16 +92,24 @@ class Config:
         require_in_range(self, "target_accuracy", 0.1, 1.0)
         require_in_range(self, "tol", 1e-12, 0.1)
         if len(self.channels) > 3:
-            raise ParameterError(f"parameter channels allows at most 3 convolutions on 8×8 images (one 2×2 pooling each), got {self.channels!r}")
+            raise ParameterError(
+                f"parameter channels allows at most 3 convolutions on 8×8 images (one 2×2 pooling each), got {self.channels!r}"
+            )
         if max(self.batch_size, *self.batch_sizes) > self.n_train:
             raise ParameterError(f"batch sizes must not exceed n_train = {self.n_train}")
         if not self.eos_every <= self.eos_steps // 2:
-            raise ParameterError(f"parameter eos_every ({self.eos_every}) must be at most eos_steps/2 = {self.eos_steps // 2}, so the last half of training is measured")
+            raise ParameterError(
+                f"parameter eos_every ({self.eos_every}) must be at most eos_steps/2 = {self.eos_steps // 2}, so the last half of training is measured"
+            )
         for name in ("learning_rates", "batch_sizes", "bn_learning_rates", "eos_learning_rates"):
             if len(getattr(self, name)) < 2:
-                raise ParameterError(f"parameter {name} needs at least two values, got {getattr(self, name)!r}")
+                raise ParameterError(
+                    f"parameter {name} needs at least two values, got {getattr(self, name)!r}"
+                )
         if max(self.hessian_examples, self.covariance_examples, self.eos_examples) > self.n_train:
-            raise ParameterError(f"probe and edge-of-stability subsets must not exceed n_train = {self.n_train}")
+            raise ParameterError(
+                f"probe and edge-of-stability subsets must not exceed n_train = {self.n_train}"
+            )
         if not 2 <= self.condition_k < self.covariance_examples:
             raise ParameterError(
                 f"condition_k ({self.condition_k}) must lie in [2, covariance_examples − 1 = {self.covariance_examples - 1}] (K has rank ≤ n − 1)"
@@ -128,7 +144,11 @@ def squared_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def load_data(
-    cfg: Config, seed: int, device: torch.device, *, standardise: Literal["pixel", "global"] = "global"
+    cfg: Config,
+    seed: int,
+    device: torch.device,
+    *,
+    standardise: Literal["pixel", "global"] = "global",
 ) -> tuple[Dataset, torch.Tensor]:
     """The digits training split (images, drawn from the stream ``"data"``) and its one-hot targets.
 
@@ -205,10 +225,21 @@ class SpectraProbe:
         with spectra.model_mode(model, "eval"), torch.no_grad():
             accuracy = float((model(X).argmax(dim=1) == self.data.y).double().mean())
         h = cfg.hessian_examples
-        top = spectra.hessian_eigenvalues(model, squared_loss, X[:h], Y[:h], tol=cfg.tol, mode="eval", start=self.start, seed=self.seed)
+        top = spectra.hessian_eigenvalues(
+            model,
+            squared_loss,
+            X[:h],
+            Y[:h],
+            tol=cfg.tol,
+            mode="eval",
+            start=self.start,
+            seed=self.seed,
+        )
         self.start = top.vectors[0]
         c = cfg.covariance_examples
-        cov = spectra.gradient_covariance_eigenvalues(model, squared_loss, X[:c], Y[:c], k=cfg.condition_k, mode="eval")
+        cov = spectra.gradient_covariance_eigenvalues(
+            model, squared_loss, X[:c], Y[:c], k=cfg.condition_k, mode="eval"
+        )
         state.history.log(
             state.step,
             accuracy=accuracy,
@@ -223,7 +254,15 @@ class SpectraProbe:
 
 
 def sgd_trajectory(
-    cfg: Config, data: Dataset, targets: torch.Tensor, *, lr: float, batch_size: int, batch_norm: bool, seed: int, replicate: int = 0
+    cfg: Config,
+    data: Dataset,
+    targets: torch.Tensor,
+    *,
+    lr: float,
+    batch_size: int,
+    batch_norm: bool,
+    seed: int,
+    replicate: int = 0,
 ) -> Trajectory:
     """SGD from the initialisation, measured every ⌈measure_every/η⌉ steps (equal spacing in η·t; ``bn_measure_every`` with BatchNorm).
 
@@ -241,7 +280,11 @@ def sgd_trajectory(
         optimizer=torch.optim.SGD(model.parameters(), lr=lr),
         steps=cfg.max_steps,
         batch_size=batch_size,
-        callbacks=[every(math.ceil((cfg.bn_measure_every if batch_norm else cfg.measure_every) / lr), probe)],
+        callbacks=[
+            every(
+                math.ceil((cfg.bn_measure_every if batch_norm else cfg.measure_every) / lr), probe
+            )
+        ],
         seed=child_seed(seed, "batches", replicate),
         desc=f"SGD η={lr:g} B={batch_size}" + (" BN" if batch_norm else ""),
     )
@@ -254,7 +297,16 @@ def sgd_trajectory(
         replicate=replicate,
         steps=history.steps("accuracy"),
         accuracy=accuracy,
-        **{name: history.values(name) for name in ("hessian_top", "covariance_top", "covariance_kth", "covariance_trace", "n_hvp")},
+        **{
+            name: history.values(name)
+            for name in (
+                "hessian_top",
+                "covariance_top",
+                "covariance_kth",
+                "covariance_trace",
+                "n_hvp",
+            )
+        },
         reached=bool(accuracy[-1] >= cfg.target_accuracy),
         train_seconds=elapsed - probe.seconds,
         measure_seconds=probe.seconds,
@@ -281,17 +333,23 @@ class EdgeOfStability:
         return self.sharpness[self.steps >= self.midpoint]
 
 
-def edge_of_stability_run(cfg: Config, data: Dataset, targets: torch.Tensor, *, lr: float, seed: int) -> EdgeOfStability:
+def edge_of_stability_run(
+    cfg: Config, data: Dataset, targets: torch.Tensor, *, lr: float, seed: int
+) -> EdgeOfStability:
     """Full-batch GD of a tanh MLP on ``eos_examples`` digits (init from the stream ``"eos-init"``); sharpness every ``eos_every`` steps."""
     n = cfg.eos_examples
     X, Y = data.X[:n].flatten(1), targets[:n]
     with torch_seeded(seed, "eos-init"):
-        model = mlp((X.shape[1], cfg.eos_width, cfg.eos_width, Y.shape[1]), activation="tanh").to(X.device)
+        model = mlp((X.shape[1], cfg.eos_width, cfg.eos_width, Y.shape[1]), activation="tanh").to(
+            X.device
+        )
     lanczos_seed = child_seed(seed, "eos-lanczos")
     start: dict[str, torch.Tensor | None] = {"vector": None}
 
     def sharpness(state: Step) -> None:
-        top = spectra.hessian_eigenvalues(state.model, squared_loss, X, Y, tol=cfg.tol, start=start["vector"], seed=lanczos_seed)
+        top = spectra.hessian_eigenvalues(
+            state.model, squared_loss, X, Y, tol=cfg.tol, start=start["vector"], seed=lanczos_seed
+        )
         start["vector"] = top.vectors[0]
         state.history.log(state.step, sharpness=float(top.values[0]))
 
@@ -306,7 +364,13 @@ def edge_of_stability_run(cfg: Config, data: Dataset, targets: torch.Tensor, *, 
         stop_on_divergence=False,
         desc=f"GD η={lr:g}",
     )
-    return EdgeOfStability(lr, history.steps("sharpness"), history.values("sharpness"), history.values("loss"), history.diverged_at)
+    return EdgeOfStability(
+        lr,
+        history.steps("sharpness"),
+        history.values("sharpness"),
+        history.values("loss"),
+        history.diverged_at,
+    )
 
 
 def exactness_error(seed: int) -> float:
@@ -325,10 +389,17 @@ def exactness_error(seed: int) -> float:
     centred = G - G.mean(dim=0)
     exact_k = torch.linalg.eigvalsh(centred.T @ centred / len(G)).flip(0)[:3]
     errors = [
-        relative_error(spectra.hessian_vector_product(model, squared_loss, X, Y, v, chunk_size=7), H @ v),
-        relative_error(spectra.hessian_eigenvalues(model, squared_loss, X, Y, k=3, tol=1e-8).values, torch.linalg.eigvalsh(H).flip(0)[:3]),
+        relative_error(
+            spectra.hessian_vector_product(model, squared_loss, X, Y, v, chunk_size=7), H @ v
+        ),
+        relative_error(
+            spectra.hessian_eigenvalues(model, squared_loss, X, Y, k=3, tol=1e-8).values,
+            torch.linalg.eigvalsh(H).flip(0)[:3],
+        ),
         relative_error(spectra.per_example_gradients(model, squared_loss, X, Y, chunk_size=5), G),
-        relative_error(spectra.gradient_covariance_eigenvalues(model, squared_loss, X, Y, k=3).values, exact_k),
+        relative_error(
+            spectra.gradient_covariance_eigenvalues(model, squared_loss, X, Y, k=3).values, exact_k
+        ),
     ]
     return max(errors)
 
@@ -349,16 +420,22 @@ class Result:
     exactness: float
     seconds: float = field(default=0.0)
 
-    def trajectories(self, *, lr: float | None = None, batch_size: int | None = None, batch_norm: bool = False) -> list[Trajectory]:
+    def trajectories(
+        self, *, lr: float | None = None, batch_size: int | None = None, batch_norm: bool = False
+    ) -> list[Trajectory]:
         """The runs matching the given learning rate / batch size / normalisation, over seeds."""
         return [
             t
             for (r, b, bn, _), t in self.runs.items()
-            if (lr is None or r == lr) and (batch_size is None or b == batch_size) and bn == batch_norm
+            if (lr is None or r == lr)
+            and (batch_size is None or b == batch_size)
+            and bn == batch_norm
         ]
 
 
-def run_grids(cfg: Config, data: Dataset, targets: torch.Tensor, seed: int) -> dict[tuple[float, int, bool, int], Trajectory]:
+def run_grids(
+    cfg: Config, data: Dataset, targets: torch.Tensor, seed: int
+) -> dict[tuple[float, int, bool, int], Trajectory]:
     """The learning-rate grid, the batch-size grid and the BatchNorm learning-rate grid (shared runs done once), for each of ``cfg.seeds`` replicates."""
     wanted = (
         [(lr, cfg.batch_size, False) for lr in cfg.learning_rates]
@@ -368,7 +445,16 @@ def run_grids(cfg: Config, data: Dataset, targets: torch.Tensor, seed: int) -> d
     runs = {}
     for replicate in range(cfg.seeds):
         for lr, b, bn in dict.fromkeys(wanted):
-            runs[(lr, b, bn, replicate)] = sgd_trajectory(cfg, data, targets, lr=lr, batch_size=b, batch_norm=bn, seed=seed, replicate=replicate)
+            runs[(lr, b, bn, replicate)] = sgd_trajectory(
+                cfg,
+                data,
+                targets,
+                lr=lr,
+                batch_size=b,
+                batch_norm=bn,
+                seed=seed,
+                replicate=replicate,
+            )
     return runs
 
 
@@ -380,8 +466,13 @@ def run(cfg: Config, seed: int = 0, device: str | torch.device = "cpu") -> Resul
     data, targets = load_data(cfg, seed, device)
     runs = run_grids(cfg, data, targets, seed)
     eos_data, eos_targets = load_data(cfg, seed, device, standardise="pixel")
-    edge = [edge_of_stability_run(cfg, eos_data, eos_targets, lr=lr, seed=seed) for lr in cfg.eos_learning_rates]
-    return Result(cfg, tuple(range(cfg.seeds)), runs, edge, exactness_error(seed), time.perf_counter() - began)
+    edge = [
+        edge_of_stability_run(cfg, eos_data, eos_targets, lr=lr, seed=seed)
+        for lr in cfg.eos_learning_rates
+    ]
+    return Result(
+        cfg, tuple(range(cfg.seeds)), runs, edge, exactness_error(seed), time.perf_counter() - began
+    )
 
 
 def conditioning_after_break_even(t: Trajectory) -> float:
@@ -399,20 +490,32 @@ def grid_runs(result: Result, grid: Grid) -> dict[float, list[Trajectory]]:
     values, select = {
         "lr": (cfg.learning_rates, lambda v: dict(lr=v, batch_size=cfg.batch_size)),
         "batch": (cfg.batch_sizes, lambda v: dict(lr=cfg.batch_lr, batch_size=v)),
-        "bn": (cfg.bn_learning_rates, lambda v: dict(lr=v, batch_size=cfg.batch_size, batch_norm=True)),
+        "bn": (
+            cfg.bn_learning_rates,
+            lambda v: dict(lr=v, batch_size=cfg.batch_size, batch_norm=True),
+        ),
     }[grid]
     return {v: result.trajectories(**select(v)) for v in sorted(values)}
 
 
-def rank_correlation(result: Result, summary: Callable[[Trajectory], float], *, grid: Grid) -> float:
+def rank_correlation(
+    result: Result, summary: Callable[[Trajectory], float], *, grid: Grid
+) -> float:
     """Median over replicates (seeds) of Spearman's ρ between the grid's knob (η or B) and ``summary(trajectory)``."""
     groups = grid_runs(result, grid)
     rhos = [
-        spearmanr(list(groups), [summary(next(t for t in runs if t.replicate == r)) for runs in groups.values()]).statistic
+        spearmanr(
+            list(groups),
+            [summary(next(t for t in runs if t.replicate == r)) for runs in groups.values()],
+        ).statistic
         for r in result.replicates
     ]
-    rhos = [rho if np.isfinite(rho) else 0.0 for rho in rhos]  # a summary constant over the grid has no ordering: ρ = 0, never NaN
-    return round(float(np.median(rhos)), 12)  # ρ is a ratio of small integers: drop round-off such as 0.7999999999999998
+    rhos = [
+        rho if np.isfinite(rho) else 0.0 for rho in rhos
+    ]  # a summary constant over the grid has no ordering: ρ = 0, never NaN
+    return round(
+        float(np.median(rhos)), 12
+    )  # ρ is a ratio of small integers: drop round-off such as 0.7999999999999998
 
 
 def hessian_peak(t: Trajectory) -> float:
@@ -431,7 +534,11 @@ def edge_band_count(result: Result, low: float = EDGE_BAND[0], high: float = EDG
     A run that diverged, or has no measurement in its second half, does not count.
     """
     return sum(
-        bool(e.diverged_at is None and len(h := e.last_half()) > 0 and np.all((h >= low / e.lr) & (h <= high / e.lr)))
+        bool(
+            e.diverged_at is None
+            and len(h := e.last_half()) > 0
+            and np.all((h >= low / e.lr) & (h <= high / e.lr))
+        )
         for e in result.edge
     )
 
@@ -464,14 +571,20 @@ def measurement_cost(result: Result) -> pd.DataFrame:
         }
 
     every = {lr: math.ceil(result.cfg.measure_every / lr) for lr in result.cfg.learning_rates}
-    rows = {f"η = {lr:g} (every {every[lr]} steps)": row(runs) for lr, runs in grid_runs(result, "lr").items()}
+    rows = {
+        f"η = {lr:g} (every {every[lr]} steps)": row(runs)
+        for lr, runs in grid_runs(result, "lr").items()
+    }
     rows["all SGD runs"] = row(list(result.runs.values()))
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def bn_conditioning(result: Result) -> dict[float, float]:
     """The BatchNorm grid's median over seeds of the best conditioning after the break-even point, per η."""
-    return {lr: float(np.median([conditioning_after_break_even(t) for t in runs])) for lr, runs in grid_runs(result, "bn").items()}
+    return {
+        lr: float(np.median([conditioning_after_break_even(t) for t in runs]))
+        for lr, runs in grid_runs(result, "bn").items()
+    }
 
 
 def rank_reason(values: int) -> str:
@@ -499,7 +612,15 @@ def claims(result: Result) -> list[Claim]:
     """Exact diagnostics; matched progress; peaks of λ_H^1 and λ_K^1 fall with η and rise with B; K's conditioning rises with η (with BatchNorm: out of reach); edge of stability."""
     cfg = result.cfg
     k = cfg.condition_k
-    n_lr, n_batch, n_bn, n_eos = (len(v) for v in (cfg.learning_rates, cfg.batch_sizes, cfg.bn_learning_rates, cfg.eos_learning_rates))
+    n_lr, n_batch, n_bn, n_eos = (
+        len(v)
+        for v in (
+            cfg.learning_rates,
+            cfg.batch_sizes,
+            cfg.bn_learning_rates,
+            cfg.eos_learning_rates,
+        )
+    )
     proxy = (
         f"measured as λ_K^{k}/λ_K^1 (k = condition_k) at or after the break-even point, not the paper's λ_K*/λ_K^1 (smallest "
         "non-zero eigenvalue) nor its practical Tr K/λ_K^1; §3's argument (the break-even point caps λ_K^1 and leaves λ_K^i, "
@@ -606,7 +727,11 @@ def claims(result: Result) -> list[Claim]:
 def summary_table(result: Result) -> pd.DataFrame:
     """Per grid point, medians over seeds: steps to the target, break-even step, peaks of λ_H^1 and λ_K^1, best conditioning."""
     rows = []
-    for grid, label in (("lr", "η (plain)"), ("batch", f"B (η = {result.cfg.batch_lr:g})"), ("bn", "η (BatchNorm)")):
+    for grid, label in (
+        ("lr", "η (plain)"),
+        ("batch", f"B (η = {result.cfg.batch_lr:g})"),
+        ("bn", "η (BatchNorm)"),
+    ):
         for knob, runs in grid_runs(result, grid).items():
             rows.append({
                 "grid": label,
@@ -630,25 +755,47 @@ def plot_trajectories(result: Result, grid: Grid) -> Figure:
         ("covariance_top", r"$\lambda_K^1$ (loss²/param²)", "top gradient-covariance eigenvalue"),
         ("covariance_trace", r"Tr $K$ (loss²/param²)", "total gradient variance"),
     ]
-    for color, (value, runs) in zip(plotting.colors(len(groups)), groups.items()):
+    for color, (value, runs) in zip(plotting.colors(len(groups)), groups.items(), strict=True):
         for i, t in enumerate(runs):
-            for ax, (quantity, _, _) in zip(axes, panels):
-                ax.plot(t.steps + 1, getattr(t, quantity), color=color, alpha=1.0 if i == 0 else 0.45, lw=1.4, label=f"${symbol}$ = {value:g}" if i == 0 else None)
-                ax.plot(t.steps[t.break_even] + 1, getattr(t, quantity)[t.break_even], "o", color=color, ms=5, mec="black", mew=0.6)
+            for ax, (quantity, _, _) in zip(axes, panels, strict=True):
+                ax.plot(
+                    t.steps + 1,
+                    getattr(t, quantity),
+                    color=color,
+                    alpha=1.0 if i == 0 else 0.45,
+                    lw=1.4,
+                    label=f"${symbol}$ = {value:g}" if i == 0 else None,
+                )
+                ax.plot(
+                    t.steps[t.break_even] + 1,
+                    getattr(t, quantity)[t.break_even],
+                    "o",
+                    color=color,
+                    ms=5,
+                    mec="black",
+                    mew=0.6,
+                )
         if grid != "batch":
             axes[0].axhline(2 / value, color=color, ls="--", lw=0.9)
-    for ax, (_, ylabel, title) in zip(axes, panels):
+    for ax, (_, ylabel, title) in zip(axes, panels, strict=True):
         ax.set(xscale="log", yscale="log")
         plotting.label(ax, "SGD step + 1", ylabel, title)
     axes[0].legend(fontsize=8)
     return fig
 
 
-def peak_summary(groups: dict[float, list[Trajectory]], summary: Callable[[Trajectory], float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def peak_summary(
+    groups: dict[float, list[Trajectory]], summary: Callable[[Trajectory], float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Knob values and the median, min and max over seeds of ``summary(trajectory)``."""
     knobs = np.array(list(groups))
     values = [np.array([summary(t) for t in runs]) for runs in groups.values()]
-    return knobs, np.array([np.median(v) for v in values]), np.array([v.min() for v in values]), np.array([v.max() for v in values])
+    return (
+        knobs,
+        np.array([np.median(v) for v in values]),
+        np.array([v.min() for v in values]),
+        np.array([v.max() for v in values]),
+    )
 
 
 def plot_peaks(result: Result) -> Figure:
@@ -659,37 +806,75 @@ def plot_peaks(result: Result) -> Figure:
     panels = [
         (axes[0], hessian_peak, r"peak of $\lambda_H^1$ (loss/param²)"),
         (axes[1], covariance_peak, r"peak of $\lambda_K^1$ (loss²/param²)"),
-        (axes[2], conditioning_after_break_even, rf"best $\lambda_K^{{{k}}}/\lambda_K^1$ after break-even"),
+        (
+            axes[2],
+            conditioning_after_break_even,
+            rf"best $\lambda_K^{{{k}}}/\lambda_K^1$ after break-even",
+        ),
     ]
     palette = plotting.colors(3)
-    for grid, color, name in (("lr", palette[0], "plain CNN"), ("bn", palette[1], "with BatchNorm")):
+    for grid, color, name in (
+        ("lr", palette[0], "plain CNN"),
+        ("bn", palette[1], "with BatchNorm"),
+    ):
         groups = grid_runs(result, grid)
         for ax, summary, ylabel in panels:
             x, median, low, high = peak_summary(groups, summary)
-            ax.errorbar(x, median, yerr=[median - low, high - median], color=color, marker="o", capsize=3, label=name)
-            ax.set(xscale="log", yscale="log" if summary is not conditioning_after_break_even else "linear")
+            ax.errorbar(
+                x,
+                median,
+                yerr=[median - low, high - median],
+                color=color,
+                marker="o",
+                capsize=3,
+                label=name,
+            )
+            ax.set(
+                xscale="log",
+                yscale="log" if summary is not conditioning_after_break_even else "linear",
+            )
             plotting.label(ax, r"learning rate $\eta$", ylabel)
     etas = np.array(result.cfg.learning_rates)
     axes[0].plot(etas, 2 / etas, "k--", lw=0.9, label=r"$2/\eta$")
     axes[0].legend(fontsize=8)
     x, median, low, high = peak_summary(grid_runs(result, "batch"), covariance_peak)
-    axes[3].errorbar(x, median, yerr=[median - low, high - median], color=palette[2], marker="o", capsize=3)
+    axes[3].errorbar(
+        x, median, yerr=[median - low, high - median], color=palette[2], marker="o", capsize=3
+    )
     axes[3].set(xscale="log", yscale="log")
-    plotting.label(axes[3], rf"batch size $B$ ($\eta$ = {result.cfg.batch_lr:g})", r"peak of $\lambda_K^1$ (loss²/param²)")
+    plotting.label(
+        axes[3],
+        rf"batch size $B$ ($\eta$ = {result.cfg.batch_lr:g})",
+        r"peak of $\lambda_K^1$ (loss²/param²)",
+    )
     return fig
 
 
 def plot_edge_of_stability(result: Result) -> Figure:
     """Full-batch GD: λ_H^1 against the step with 2/η and the [1.5/η, 2.5/η] band over the last half, and the loss."""
     fig, axes = plotting.figure(2, width=5.0, height=3.4)
-    for color, e in zip(plotting.colors(len(result.edge)), result.edge):
+    for color, e in zip(plotting.colors(len(result.edge)), result.edge, strict=True):
         axes[0].plot(e.steps, e.sharpness, color=color, label=rf"$\eta$ = {e.lr:g}")
         axes[0].axhline(2 / e.lr, color=color, ls="--", lw=0.9)
-        axes[0].fill_between([e.midpoint, len(e.loss)], EDGE_BAND[0] / e.lr, EDGE_BAND[1] / e.lr, color=color, alpha=0.12, lw=0)
+        axes[0].fill_between(
+            [e.midpoint, len(e.loss)],
+            EDGE_BAND[0] / e.lr,
+            EDGE_BAND[1] / e.lr,
+            color=color,
+            alpha=0.12,
+            lw=0,
+        )
         axes[1].plot(np.arange(len(e.loss)), e.loss, color=color)
     axes[0].set_yscale("log")
-    plotting.label(axes[0], "GD step", r"sharpness $\lambda_H^1$ (loss/param²)", r"sharpness; dashed: $2/\eta$")
+    plotting.label(
+        axes[0], "GD step", r"sharpness $\lambda_H^1$ (loss/param²)", r"sharpness; dashed: $2/\eta$"
+    )
     axes[1].set_yscale("log")
-    plotting.label(axes[1], "GD step", r"training loss $\frac{1}{2}\|f - y\|^2$ (mean)", "loss (non-monotone at the edge)")
+    plotting.label(
+        axes[1],
+        "GD step",
+        r"training loss $\frac{1}{2}\|f - y\|^2$ (mean)",
+        "loss (non-monotone at the edge)",
+    )
     axes[0].legend(fontsize=8)
     return fig

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -55,8 +55,12 @@ CLAIM = "GD plateaus of 1-D shallow ReLU networks: exact activation-pattern leas
 PAPER = "ainsworth2021plateau"
 
 # Bounds of the claims (see `claims`), each with its reason.
-GRADIENT_TOLERANCE = 1e-10  # `autograd`: float64 rounding of two implementations of one gradient, with room
-LOWER_BOUND_TOLERANCE = 1e-12  # `lower_bound`: float64 rounding of L_t and of the least-squares solve for L_A
+GRADIENT_TOLERANCE = (
+    1e-10  # `autograd`: float64 rounding of two implementations of one gradient, with room
+)
+LOWER_BOUND_TOLERANCE = (
+    1e-12  # `lower_bound`: float64 rounding of L_t and of the least-squares solve for L_A
+)
 STATIONARY_TOLERANCE = 1e-6  # `stationary_sums`, `local_lines`: ours, set with the claims in the chapter's first version
 # (the paper states no number): a tolerance far above float64 rounding, far below the sums on a plateau
 RATE_RATIO = 5.0  # `change_ratio`: ours, fixed before the first run (the paper states no number)
@@ -89,12 +93,18 @@ class Config:
     c1_seeds: int = 16  # runs in the (C1) regime; if that regime is the main setting, its `seeds` main runs are used
 
     def __post_init__(self) -> None:
-        require_positive(self, "width", "n_points", "lr", "steps", "output_scale", "seeds", "records")
-        require_positive(self, "polish_steps", "paper_width", "paper_points", "paper_lr", "paper_steps")
+        require_positive(
+            self, "width", "n_points", "lr", "steps", "output_scale", "seeds", "records"
+        )
+        require_positive(
+            self, "polish_steps", "paper_width", "paper_points", "paper_lr", "paper_steps"
+        )
         require_positive(self, "sweep_widths", "sweep_scales", "c1_width", "c1_scale", "c1_seeds")
         unknown = sorted(set(self.targets) - set(TARGETS))
         if unknown or not self.targets:
-            raise ParameterError(f"parameter targets must be a non-empty list from {sorted(TARGETS)}, got {self.targets!r}")
+            raise ParameterError(
+                f"parameter targets must be a non-empty list from {sorted(TARGETS)}, got {self.targets!r}"
+            )
         if min(self.n_points, self.paper_points) < 3:
             raise ParameterError("parameters n_points and paper_points must be at least 3")
 
@@ -140,11 +150,20 @@ class Experiment:
 
 
 def train_batch(
-    x: np.ndarray, y: np.ndarray, start: Params, lr: float | np.ndarray, steps: int, records: int, *, freeze_pattern: bool = False
+    x: np.ndarray,
+    y: np.ndarray,
+    start: Params,
+    lr: float | np.ndarray,
+    steps: int,
+    records: int,
+    *,
+    freeze_pattern: bool = False,
 ) -> Experiment:
     """Full-batch GD from ``start`` with log-spaced recording, timed."""
     began = time.perf_counter()
-    trajectory = gradient_descent(x, y, start, lr, steps, log_spaced_steps(steps, records), freeze_pattern=freeze_pattern)
+    trajectory = gradient_descent(
+        x, y, start, lr, steps, log_spaced_steps(steps, records), freeze_pattern=freeze_pattern
+    )
     return Experiment(x, y, lr, trajectory, time.perf_counter() - began)
 
 
@@ -167,7 +186,9 @@ def paper_experiment(cfg: Config, seed: int) -> Experiment:
 
 def sweep_settings(cfg: Config) -> list[tuple[int, float]]:
     """(width, output scale) pairs of the sweep: the grid plus the (C1) regime, without the main setting."""
-    grid = set(itertools.product(cfg.sweep_widths, cfg.sweep_scales)) | {(cfg.c1_width, cfg.c1_scale)}
+    grid = set(itertools.product(cfg.sweep_widths, cfg.sweep_scales)) | {
+        (cfg.c1_width, cfg.c1_scale)
+    }
     return sorted(grid - {(cfg.width, cfg.output_scale)})
 
 
@@ -191,7 +212,9 @@ def sweep_experiments(cfg: Config, seed: int) -> dict[tuple[int, float], Experim
 # Per-run analysis
 
 
-def run_view(experiment: Experiment, index: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, Trajectory]:
+def run_view(
+    experiment: Experiment, index: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, Trajectory]:
     """(x, y, trajectory) of one network of a batched experiment."""
     t = experiment.trajectory
 
@@ -199,13 +222,23 @@ def run_view(experiment: Experiment, index: tuple[int, ...]) -> tuple[np.ndarray
         return a[index]
 
     y = batch_targets(experiment)[index]
-    single = Trajectory(t.steps, pick(t.loss), pick(t.grad_norm), pick(t.changes), pick(t.counts), t.params.map(pick), t.final.map(pick))
+    single = Trajectory(
+        t.steps,
+        pick(t.loss),
+        pick(t.grad_norm),
+        pick(t.changes),
+        pick(t.counts),
+        t.params.map(pick),
+        t.final.map(pick),
+    )
     return experiment.x, y, single
 
 
 def batch_targets(experiment: Experiment) -> np.ndarray:
     """The targets broadcast to the batch, shape (..., m)."""
-    return np.broadcast_to(experiment.y, experiment.trajectory.loss.shape[:-1] + experiment.y.shape[-1:])
+    return np.broadcast_to(
+        experiment.y, experiment.trajectory.loss.shape[:-1] + experiment.y.shape[-1:]
+    )
 
 
 def record_index(trajectory: Trajectory, step: float) -> int:
@@ -235,7 +268,10 @@ def largest_sweep(trajectory: Trajectory, start: float, stop: float) -> int:
 
 def flips(trajectory: Trajectory, start: float, stop: float) -> int:
     """Number of (step, neuron) active-set changes between two recorded steps (every GD step counted)."""
-    return int(trajectory.changes[record_index(trajectory, stop)] - trajectory.changes[record_index(trajectory, start)])
+    return int(
+        trajectory.changes[record_index(trajectory, stop)]
+        - trajectory.changes[record_index(trajectory, start)]
+    )
 
 
 def decades(intervals: list[tuple[float, float]]) -> float:
@@ -243,13 +279,21 @@ def decades(intervals: list[tuple[float, float]]) -> float:
     return float(sum(np.log10(stop / start) for start, stop in intervals))
 
 
-def rate_per_decade(count: Callable[[Trajectory, float, float], int], trajectory: Trajectory, intervals: list[tuple[float, float]]) -> float:
+def rate_per_decade(
+    count: Callable[[Trajectory, float, float], int],
+    trajectory: Trajectory,
+    intervals: list[tuple[float, float]],
+) -> float:
     """Σ count(interval) / Σ decades(interval); NaN without intervals."""
     length = decades(intervals)
-    return sum(count(trajectory, a, z) for a, z in intervals) / length if length > 0 else float("nan")
+    return (
+        sum(count(trajectory, a, z) for a, z in intervals) / length if length > 0 else float("nan")
+    )
 
 
-def plateau_table(x: np.ndarray, y: np.ndarray, trajectory: Trajectory, phases: Phases) -> pd.DataFrame:
+def plateau_table(
+    x: np.ndarray, y: np.ndarray, trajectory: Trajectory, phases: Phases
+) -> pd.DataFrame:
     """One row per plateau: span, swept points, farthest single-kink sweep, flips, final loss, L_A at its end and the relative gap."""
     rows = []
     for start, stop in phases.plateaus:
@@ -269,7 +313,17 @@ def plateau_table(x: np.ndarray, y: np.ndarray, trajectory: Trajectory, phases: 
                 "gap": abs(loss - level) / loss,
             }
         )
-    columns = {"start": int, "stop": int, "decades": float, "swept": int, "max sweep": int, "flips": int, "loss": float, "L_A": float, "gap": float}
+    columns = {
+        "start": int,
+        "stop": int,
+        "decades": float,
+        "swept": int,
+        "max sweep": int,
+        "flips": int,
+        "loss": float,
+        "L_A": float,
+        "gap": float,
+    }
     return pd.DataFrame(rows, columns=list(columns)).astype(columns)
 
 
@@ -295,9 +349,14 @@ def run_summary(x: np.ndarray, y: np.ndarray, trajectory: Trajectory) -> tuple[d
     return summary, plateaus
 
 
-def drops_after_change(trajectory: Trajectory, drops: list[tuple[float, float]], lead_decades: float = 0.25) -> int:
+def drops_after_change(
+    trajectory: Trajectory, drops: list[tuple[float, float]], lead_decades: float = 0.25
+) -> int:
     """Number of drops with a pattern change (a data point swept) in the ``lead_decades`` before their start."""
-    return sum(swept_points(trajectory, max(1.0, start / 10**lead_decades), start) > 0 for start, _ in drops)
+    return sum(
+        swept_points(trajectory, max(1.0, start / 10**lead_decades), start) > 0
+        for start, _ in drops
+    )
 
 
 def change_ratio(on_drops: float, on_plateaus: float) -> float:
@@ -313,14 +372,19 @@ def seed_statistics(runs: pd.DataFrame) -> pd.DataFrame:
         **{
             "runs": ("seed", "size"),
             "runs with a plateau": ("plateaus", lambda p: int(np.sum(p > 0))),
-            "median plateau length (decades)": ("longest plateau (decades)", lambda d: float(np.median(d[d > 0])) if np.any(d > 0) else np.nan),
+            "median plateau length (decades)": (
+                "longest plateau (decades)",
+                lambda d: float(np.median(d[d > 0])) if np.any(d > 0) else np.nan,
+            ),
             "drops": ("drops", "sum"),
             "drops after a pattern change": ("drops after a change", "sum"),
         }
     )
 
 
-def experiment_summary(experiment: Experiment, labels: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def experiment_summary(
+    experiment: Experiment, labels: list[dict]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-run statistics and all plateaus of a batched experiment; ``labels`` name each run (batch order)."""
     indices = list(np.ndindex(experiment.trajectory.loss.shape[:-1]))
     runs, plateaus = [], []
@@ -333,7 +397,10 @@ def experiment_summary(experiment: Experiment, labels: list[dict]) -> tuple[pd.D
 
 def sweep_labels(cfg: Config, width: int, scale: float) -> list[dict]:
     """Run labels of the sweep experiment at (width, output scale), in batch order."""
-    return [{"width": width, "output scale": scale, "seed": k} for k in range(sweep_runs_at(cfg, width, scale))]
+    return [
+        {"width": width, "output scale": scale, "seed": k}
+        for k in range(sweep_runs_at(cfg, width, scale))
+    ]
 
 
 def main_labels(cfg: Config) -> list[dict]:
@@ -345,12 +412,16 @@ def main_labels(cfg: Config) -> list[dict]:
 # Exact checks
 
 
-def lower_bound_excess(experiment: Experiment, index: tuple[int, ...], every: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def lower_bound_excess(
+    experiment: Experiment, index: tuple[int, ...], every: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """(L_A(t), L_A(t) − L_t) at every ``every``-th recorded step of one run (≤ 0 when L_A bounds L)."""
     x, y, t = run_view(experiment, index)
     picks = np.arange(0, len(t.steps), every)
     lo, hi = active_intervals(x, t.params.w[picks], t.params.b[picks])
-    cache: dict[bytes, float] = {}  # L_A depends on (w, b) only through the pattern: solve once per distinct pattern
+    cache: dict[
+        bytes, float
+    ] = {}  # L_A depends on (w, b) only through the pattern: solve once per distinct pattern
     levels = np.empty(len(picks))
     for row, k in enumerate(picks):
         key = lo[row].tobytes() + hi[row].tobytes()
@@ -381,7 +452,9 @@ def autograd_discrepancy(experiment: Experiment) -> float:
     dense = gradients(x, y, t.params)
     scale = max(np.abs(g).max() for g in (reference.c, reference.w, reference.b))
     error = max(
-        np.abs(getattr(g, name) - getattr(reference, name)).max() for g in (dense, fast) for name in ("c", "w", "b")
+        np.abs(getattr(g, name) - getattr(reference, name)).max()
+        for g in (dense, fast)
+        for name in ("c", "w", "b")
     )
     return float(error / scale)
 
@@ -393,8 +466,12 @@ class Polished:
     experiment: Experiment  # frozen-pattern GD started at the main runs' final parameters
     lo: np.ndarray  # the frozen active intervals [lo, hi)
     hi: np.ndarray
-    eigenvalues: np.ndarray  # (..., 3n) spectrum of the fixed-pattern Hessian at the polished point (NaN if it diverged)
-    pattern_kept: np.ndarray  # (...) whether the polished parameters still realise the frozen pattern
+    eigenvalues: (
+        np.ndarray
+    )  # (..., 3n) spectrum of the fixed-pattern Hessian at the polished point (NaN if it diverged)
+    pattern_kept: (
+        np.ndarray
+    )  # (...) whether the polished parameters still realise the frozen pattern
 
 
 POLISH_ROUNDS = 2  # a run whose polished point left its frozen pattern is polished once more, in the pattern it reached
@@ -425,7 +502,9 @@ def polish_once(experiment: Experiment, steps: int, records: int) -> Polished:
     return Polished(polished, lo, hi, hessian_spectra(x, y, final), kept)
 
 
-def polish(experiment: Experiment, steps: int, records: int, rounds: int = POLISH_ROUNDS) -> Polished:
+def polish(
+    experiment: Experiment, steps: int, records: int, rounds: int = POLISH_ROUNDS
+) -> Polished:
     """:func:`polish_once`, repeated up to ``rounds`` times for the runs whose polished point left its frozen pattern.
 
     Such a run has reached the minimum of its frozen-pattern problem with a kink across a data point;
@@ -442,7 +521,9 @@ def polish(experiment: Experiment, steps: int, records: int, rounds: int = POLIS
         trajectory = merge_trajectory(done.trajectory, again.experiment.trajectory, redo)
         seconds = done.seconds + again.experiment.seconds
         polished = Polished(
-            Experiment(done.x, done.y, merge(done.lr, again.experiment.lr, redo), trajectory, seconds),
+            Experiment(
+                done.x, done.y, merge(done.lr, again.experiment.lr, redo), trajectory, seconds
+            ),
             merge(polished.lo, again.lo, redo),
             merge(polished.hi, again.hi, redo),
             merge(polished.eigenvalues, again.eigenvalues, redo),
@@ -458,7 +539,15 @@ def subset(experiment: Experiment, mask: np.ndarray) -> Experiment:
     pick = lambda a: a[mask]  # noqa: E731
     y = batch_targets(experiment)[mask]
     lr = np.broadcast_to(np.asarray(experiment.lr, dtype=float), shape + (1,))[mask]
-    single = Trajectory(t.steps, pick(t.loss), pick(t.grad_norm), pick(t.changes), pick(t.counts), t.params.map(pick), t.final.map(pick))
+    single = Trajectory(
+        t.steps,
+        pick(t.loss),
+        pick(t.grad_norm),
+        pick(t.changes),
+        pick(t.counts),
+        t.params.map(pick),
+        t.final.map(pick),
+    )
     return Experiment(experiment.x, y, lr, single, experiment.seconds)
 
 
@@ -478,18 +567,34 @@ def merge_trajectory(base: Trajectory, part: Trajectory, mask: np.ndarray) -> Tr
         both(base.grad_norm, part.grad_norm),
         both(base.changes, part.changes),
         both(base.counts, part.counts),
-        Params(both(base.params.c, part.params.c), both(base.params.w, part.params.w), both(base.params.b, part.params.b)),
-        Params(both(base.final.c, part.final.c), both(base.final.w, part.final.w), both(base.final.b, part.final.b)),
+        Params(
+            both(base.params.c, part.params.c),
+            both(base.params.w, part.params.w),
+            both(base.params.b, part.params.b),
+        ),
+        Params(
+            both(base.final.c, part.final.c),
+            both(base.final.w, part.final.w),
+            both(base.final.b, part.final.b),
+        ),
     )
 
 
-def neuron_lines(x: np.ndarray, y: np.ndarray, network: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def neuron_lines(
+    x: np.ndarray, y: np.ndarray, network: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x_A, ℓ_y(x_A), ℓ_N(x_A)): the least-squares lines of y and of N over the active set [lo, hi)."""
     xs = x[lo:hi]
-    return xs, np.poly1d(local_line(xs, y[lo:hi]))(xs), np.poly1d(local_line(xs, network[lo:hi]))(xs)
+    return (
+        xs,
+        np.poly1d(local_line(xs, y[lo:hi]))(xs),
+        np.poly1d(local_line(xs, network[lo:hi]))(xs),
+    )
 
 
-def stationarity(polished: Polished, index: tuple[int, ...], min_output: float = 1e-3, min_points: int = 2) -> pd.DataFrame:
+def stationarity(
+    polished: Polished, index: tuple[int, ...], min_output: float = 1e-3, min_points: int = 2
+) -> pd.DataFrame:
     """Per neuron with |c_j| > 1e-3 and |A_j| ≥ 2 (A_j frozen): the two sums and the two least-squares lines.
 
     Columns: |Σ_A r|/m and |Σ_A r x|/m relative to ‖r‖/√m, and the largest gap over A_j between the
@@ -520,7 +625,12 @@ def stationarity(polished: Polished, index: tuple[int, ...], min_output: float =
 
 
 def polished_summary(
-    cfg: Config, polished: Polished, tolerance: float = 1e-12, min_level: float = 1e-10, *, labels: list[dict] | None = None
+    cfg: Config,
+    polished: Polished,
+    tolerance: float = 1e-12,
+    min_level: float = 1e-10,
+    *,
+    labels: list[dict] | None = None,
 ) -> pd.DataFrame:
     """Per polished run (``labels`` in batch order, default the main runs'): loss before/after polishing, the frozen pattern's L_A, convergence, worst sums and line gap.
 
@@ -532,19 +642,31 @@ def polished_summary(
     """
     rows = []
     trajectory = polished.experiment.trajectory
-    for index, run_label in zip(np.ndindex(trajectory.loss.shape[:-1]), main_labels(cfg) if labels is None else labels, strict=True):
+    for index, run_label in zip(
+        np.ndindex(trajectory.loss.shape[:-1]),
+        main_labels(cfg) if labels is None else labels,
+        strict=True,
+    ):
         x, y, run = run_view(polished.experiment, index)
         level = pattern_least_squares(x, y, run.params.w[0], run.params.b[0])
         after = run.loss[-1]
         table = stationarity(polished, index) if np.isfinite(after) else pd.DataFrame()
-        worst = table[["sum r", "sum r x", "line gap"]].max() if len(table) else pd.Series(np.nan, ["sum r", "sum r x", "line gap"])
+        worst = (
+            table[["sum r", "sum r x", "line gap"]].max()
+            if len(table)
+            else pd.Series(np.nan, ["sum r", "sum r x", "line gap"])
+        )
         rows.append(
             run_label
             | {
                 "loss before": run.loss[0],
                 "loss after": after,
                 "L_A": level,
-                "converged": bool(level >= min_level and after - level <= tolerance * level and polished.pattern_kept[index]),
+                "converged": bool(
+                    level >= min_level
+                    and after - level <= tolerance * level
+                    and polished.pattern_kept[index]
+                ),
                 "pattern kept": bool(polished.pattern_kept[index]),
                 "neurons checked": len(table),
             }
@@ -553,7 +675,9 @@ def polished_summary(
     return pd.DataFrame(rows)
 
 
-def converged_gaps(polished: Polished, summary: pd.DataFrame) -> list[tuple[int, tuple[int, ...], np.ndarray]]:
+def converged_gaps(
+    polished: Polished, summary: pd.DataFrame
+) -> list[tuple[int, tuple[int, ...], np.ndarray]]:
     """(row of ``summary``, batch index, L_t − L_A on the recorded steps) for every converged polished run."""
     shape = polished.experiment.trajectory.loss.shape[:-1]
     gaps = []
@@ -564,16 +688,23 @@ def converged_gaps(polished: Polished, summary: pd.DataFrame) -> list[tuple[int,
     return gaps
 
 
-def plot_convergence(polished: Polished, summary: pd.DataFrame, ax, *, prefix: str = "", offset: int = 0) -> int:
+def plot_convergence(
+    polished: Polished, summary: pd.DataFrame, ax, *, prefix: str = "", offset: int = 0
+) -> int:
     """L_t − L_A against the GD step inside the frozen pattern, one line per converged run (semi-log); returns the line count."""
     gaps = converged_gaps(polished, summary)
     steps = polished.experiment.trajectory.steps
     palette = colors(offset + max(len(gaps), 1))[offset:]
-    for colour, (flat, _, gap) in zip(palette, gaps):
+    for colour, (flat, _, gap) in zip(palette, gaps, strict=True):
         name = f"{prefix}{summary.at[flat, 'target']}, seed {summary.at[flat, 'seed']}"
         ax.semilogy(steps, np.maximum(gap, 1e-18), color=colour, label=name)
     ax.set_ylim(1e-18, None)
-    label(ax, "GD step inside the frozen pattern", "$L_t - L_A$", "Linear convergence inside a fixed pattern")
+    label(
+        ax,
+        "GD step inside the frozen pattern",
+        "$L_t - L_A$",
+        "Linear convergence inside a fixed pattern",
+    )
     return len(gaps)
 
 
@@ -593,8 +724,14 @@ def convergence_rates(cfg: Config, polished: Polished, summary: pd.DataFrame) ->
         window = (gap > 1e-11 * level) & (gap < 1e-2 * level)
         eigenvalues = polished.eigenvalues[index]
         positive = eigenvalues[eigenvalues > 1e-8 * eigenvalues[-1]]
-        lr = float(np.broadcast_to(polished.experiment.lr, polished.experiment.trajectory.loss.shape[:-1] + (1,))[index][0])
-        measured = fit_exponential(steps[window], gap[window]).factor if window.sum() >= 3 else np.nan
+        lr = float(
+            np.broadcast_to(
+                polished.experiment.lr, polished.experiment.trajectory.loss.shape[:-1] + (1,)
+            )[index][0]
+        )
+        measured = (
+            fit_exponential(steps[window], gap[window]).factor if window.sum() >= 3 else np.nan
+        )
         rows.append(
             {
                 "target": summary.at[flat, "target"],
@@ -605,7 +742,9 @@ def convergence_rates(cfg: Config, polished: Polished, summary: pd.DataFrame) ->
                 "slowest predicted ρ": (1 - lr * positive[0]) ** 2,
                 "measured ρ": measured,
                 "λ from measured ρ": (1 - np.sqrt(measured)) / lr,
-                "nearest Hessian eigenvalue": positive[np.argmin(np.abs(positive - (1 - np.sqrt(measured)) / lr))],
+                "nearest Hessian eigenvalue": positive[
+                    np.argmin(np.abs(positive - (1 - np.sqrt(measured)) / lr))
+                ],
             }
         )
     return pd.DataFrame(rows)
@@ -633,7 +772,9 @@ class Result:
     non_intervals: int
     gradient_error: float
     polished: Polished
-    polished_regime: Polished | None  # the (C1)-regime sweep runs polished likewise (None when that regime is the main setting)
+    polished_regime: (
+        Polished | None
+    )  # the (C1)-regime sweep runs polished likewise (None when that regime is the main setting)
 
 
 def run(cfg: Config, seed: int = 0, device: str = "cpu") -> Result:
@@ -644,18 +785,33 @@ def run(cfg: Config, seed: int = 0, device: str = "cpu") -> Result:
     """
     resolve_device(device)
     regime = (cfg.c1_width, cfg.c1_scale)
-    seed_everything(seed)  # global state for anything outside the named streams (nothing draws from it here)
+    seed_everything(
+        seed
+    )  # global state for anything outside the named streams (nothing draws from it here)
     main = main_experiment(cfg, seed)
     paper = paper_experiment(cfg, seed)
     sweep = sweep_experiments(cfg, seed)
     runs, plateaus = experiment_summary(main, main_labels(cfg))
     paper_runs, paper_plateaus = experiment_summary(paper, [{"target": "sin5pi", "seed": seed}])
-    sweep_summaries = [experiment_summary(e, sweep_labels(cfg, w, s)) for (w, s), e in sweep.items()]
-    sweep_runs = pd.concat([pd.DataFrame(columns=["width", "output scale", "seed"])] + [r for r, _ in sweep_summaries], ignore_index=True)
+    sweep_summaries = [
+        experiment_summary(e, sweep_labels(cfg, w, s)) for (w, s), e in sweep.items()
+    ]
+    sweep_runs = pd.concat(
+        [pd.DataFrame(columns=["width", "output scale", "seed"])] + [r for r, _ in sweep_summaries],
+        ignore_index=True,
+    )
     no_sweep = plateaus.iloc[:0].drop(columns="target").assign(width=0, **{"output scale": 0.0})
     sweep_plateaus = pd.concat([p for _, p in sweep_summaries] or [no_sweep], ignore_index=True)
-    excess = [lower_bound_excess(e, index)[1] for e in (main, *sweep.values()) for index in np.ndindex(e.trajectory.loss.shape[:-1])]
-    excess.append(lower_bound_excess(paper, (), every=max(1, len(paper.trajectory.steps) // PAPER_BOUND_CHECKS))[1])
+    excess = [
+        lower_bound_excess(e, index)[1]
+        for e in (main, *sweep.values())
+        for index in np.ndindex(e.trajectory.loss.shape[:-1])
+    ]
+    excess.append(
+        lower_bound_excess(
+            paper, (), every=max(1, len(paper.trajectory.steps) // PAPER_BOUND_CHECKS)
+        )[1]
+    )
     return Result(
         cfg=cfg,
         main=main,
@@ -668,35 +824,47 @@ def run(cfg: Config, seed: int = 0, device: str = "cpu") -> Result:
         sweep_runs=sweep_runs,
         sweep_plateaus=sweep_plateaus,
         lower_bound=float(max(np.max(e) for e in excess)),
-        non_intervals=non_interval_sets(main) + non_interval_sets(paper) + sum(non_interval_sets(e) for e in sweep.values()),
+        non_intervals=non_interval_sets(main)
+        + non_interval_sets(paper)
+        + sum(non_interval_sets(e) for e in sweep.values()),
         gradient_error=max(autograd_discrepancy(main), autograd_discrepancy(paper)),
         polished=polish(main, cfg.polish_steps, cfg.records),
-        polished_regime=polish(sweep[regime], cfg.polish_steps, cfg.records) if regime in sweep else None,
+        polished_regime=polish(sweep[regime], cfg.polish_steps, cfg.records)
+        if regime in sweep
+        else None,
     )
 
 
 def piecewise_runs(result: Result) -> pd.DataFrame:
     """Per-run statistics on the piecewise target for every (width, output scale): the sweep and the main runs."""
-    main = result.runs[result.runs["target"] == "piecewise"].assign(width=result.cfg.width, **{"output scale": result.cfg.output_scale})
+    main = result.runs[result.runs["target"] == "piecewise"].assign(
+        width=result.cfg.width, **{"output scale": result.cfg.output_scale}
+    )
     return pd.concat([result.sweep_runs, main.drop(columns="target")], ignore_index=True)
 
 
 def regime_runs(result: Result) -> pd.DataFrame:
     """The runs of the (C1) regime, (width, output scale) = (c1_width, c1_scale), on the piecewise target."""
     runs = piecewise_runs(result)
-    return runs[(runs["width"] == result.cfg.c1_width) & (runs["output scale"] == result.cfg.c1_scale)]
+    return runs[
+        (runs["width"] == result.cfg.c1_width) & (runs["output scale"] == result.cfg.c1_scale)
+    ]
 
 
 def sweep_table(result: Result) -> pd.DataFrame:
     """Per (width, output scale) on the piecewise target (the main runs included): median rate ratio, runs with plateaus/drops."""
-    table = piecewise_runs(result).groupby(["width", "output scale"]).agg(
-        **{
-            "median rate ratio": ("rate ratio", "median"),
-            "runs with both phases": ("rate ratio", lambda r: int(r.notna().sum())),
-            "runs with plateau": ("plateaus", lambda p: int(np.sum(p > 0))),
-            "runs with drop": ("drops", lambda d: int(np.sum(d > 0))),
-            "median final loss": ("final loss", "median"),
-        }
+    table = (
+        piecewise_runs(result)
+        .groupby(["width", "output scale"])
+        .agg(
+            **{
+                "median rate ratio": ("rate ratio", "median"),
+                "runs with both phases": ("rate ratio", lambda r: int(r.notna().sum())),
+                "runs with plateau": ("plateaus", lambda p: int(np.sum(p > 0))),
+                "runs with drop": ("drops", lambda d: int(np.sum(d > 0))),
+                "median final loss": ("final loss", "median"),
+            }
+        )
     )
     return table
 
@@ -713,7 +881,9 @@ def kept_pattern_plateaus(plateaus: pd.DataFrame) -> pd.DataFrame:
 
 def all_plateaus(result: Result) -> pd.DataFrame:
     """Every plateau of the 40-point runs: the main experiment (all targets) and the sweep (piecewise target)."""
-    main = result.plateaus.assign(width=result.cfg.width, **{"output scale": result.cfg.output_scale})
+    main = result.plateaus.assign(
+        width=result.cfg.width, **{"output scale": result.cfg.output_scale}
+    )
     return pd.concat([main, result.sweep_plateaus.assign(target="piecewise")], ignore_index=True)
 
 
@@ -724,24 +894,34 @@ def plateau_level_reason(plateaus: pd.DataFrame, last_step: int) -> str:
         return f"none of the {len(plateaus)} detected plateaus kept its pattern (no kink moving by more than one data point)"
     final = kept[kept["stop"] == last_step]
     earlier = kept[kept["stop"] < last_step]
-    parts = [f"{int((kept['gap'] > PLATEAU_GAP).sum())} of the {len(kept)} kept-pattern plateaus end more than {PLATEAU_GAP:.0%} above L_A"]
+    parts = [
+        f"{int((kept['gap'] > PLATEAU_GAP).sum())} of the {len(kept)} kept-pattern plateaus end more than {PLATEAU_GAP:.0%} above L_A"
+    ]
     if len(earlier):
         parts.append(
             f"the {len(earlier)} ending before the last step end {earlier['gap'].min():.0%} to {earlier['gap'].max():.0%} "
             f"above L_A (median {earlier['gap'].median():.0%}): GD is still moving slowly inside the pattern"
         )
     if len(final):
-        parts.append(f"the {len(final)} lasting to the last step end {final['gap'].min():.1e} to {final['gap'].max():.1e} (relative) above L_A")
+        parts.append(
+            f"the {len(final)} lasting to the last step end {final['gap'].min():.1e} to {final['gap'].max():.1e} (relative) above L_A"
+        )
     return "; ".join(parts)
 
 
 def stationary_checks(result: Result) -> pd.DataFrame:
     """:func:`polished_summary` of the main runs and of the (C1)-regime sweep runs, labelled by width and output scale."""
     cfg = result.cfg
-    tables = [polished_summary(cfg, result.polished).assign(width=cfg.width, **{"output scale": cfg.output_scale})]
+    tables = [
+        polished_summary(cfg, result.polished).assign(
+            width=cfg.width, **{"output scale": cfg.output_scale}
+        )
+    ]
     if result.polished_regime is not None:
         labels = sweep_labels(cfg, cfg.c1_width, cfg.c1_scale)
-        tables.append(polished_summary(cfg, result.polished_regime, labels=labels).assign(target="piecewise"))
+        tables.append(
+            polished_summary(cfg, result.polished_regime, labels=labels).assign(target="piecewise")
+        )
     return pd.concat(tables, ignore_index=True)
 
 
@@ -753,10 +933,14 @@ def claims(result: Result) -> list[Claim]:
     worst_sum = float(checked[["sum r", "sum r x"]].to_numpy().max()) if len(checked) else 0.0
     worst_line = float(checked["line gap"].max()) if len(checked) else 0.0
     ratios = regime_runs(result)["rate ratio"].dropna().astype(float)
-    ratio = float(np.median(ratios)) if len(ratios) else 0.0  # no run with both phases: (C1) not shown
+    ratio = (
+        float(np.median(ratios)) if len(ratios) else 0.0
+    )  # no run with both phases: (C1) not shown
     plateaus = all_plateaus(result)
     kept = kept_pattern_plateaus(plateaus)
-    worst_gap = float(kept["gap"].max()) if len(kept) else 0.0  # an empty set fails `kept_plateaus` instead
+    worst_gap = (
+        float(kept["gap"].max()) if len(kept) else 0.0
+    )  # an empty set fails `kept_plateaus` instead
     cfg = result.cfg
     return [
         at_most(
@@ -875,17 +1059,34 @@ def showcase(result: Result) -> tuple[int, ...]:
     candidates = result.runs[(result.runs["plateaus"] > 0) & (result.runs["drops"] > 0)]
     pool = candidates if len(candidates) else result.runs
     best = pool["longest plateau (decades)"].idxmax()
-    return (result.cfg.targets.index(result.runs.at[best, "target"]), int(result.runs.at[best, "seed"]))
+    return (
+        result.cfg.targets.index(result.runs.at[best, "target"]),
+        int(result.runs.at[best, "seed"]),
+    )
 
 
 def polished_sets(result: Result) -> list[tuple[str, Polished, pd.DataFrame]]:
     """(name, polished runs, their :func:`polished_summary`) for the main runs and, if separate, the (C1)-regime runs."""
     cfg = result.cfg
-    sets = [(f"main (width {cfg.width}, output scale {cfg.output_scale})", result.polished, polished_summary(cfg, result.polished))]
+    sets = [
+        (
+            f"main (width {cfg.width}, output scale {cfg.output_scale})",
+            result.polished,
+            polished_summary(cfg, result.polished),
+        )
+    ]
     if result.polished_regime is not None:
         labels = sweep_labels(cfg, cfg.c1_width, cfg.c1_scale)
-        summary = polished_summary(cfg, result.polished_regime, labels=labels).assign(target="piecewise")
-        sets.append((f"(C1) regime (width {cfg.c1_width}, output scale {cfg.c1_scale})", result.polished_regime, summary))
+        summary = polished_summary(cfg, result.polished_regime, labels=labels).assign(
+            target="piecewise"
+        )
+        sets.append(
+            (
+                f"(C1) regime (width {cfg.c1_width}, output scale {cfg.c1_scale})",
+                result.polished_regime,
+                summary,
+            )
+        )
     return sets
 
 
@@ -895,22 +1096,33 @@ def first_converged(result: Result) -> tuple[Polished, tuple[int, ...], str] | N
         hits = np.flatnonzero(summary["converged"].to_numpy())
         if len(hits):
             row = summary.iloc[hits[0]]
-            index = tuple(int(i) for i in np.unravel_index(hits[0], polished.experiment.trajectory.loss.shape[:-1]))
+            index = tuple(
+                int(i)
+                for i in np.unravel_index(hits[0], polished.experiment.trajectory.loss.shape[:-1])
+            )
             return polished, index, f"{row['target']}, seed {row['seed']}, {name}"
     return None
 
 
 def all_convergence_rates(result: Result) -> pd.DataFrame:
     """:func:`convergence_rates` of every converged polished run (main and (C1)-regime), with the run's width."""
-    tables = [convergence_rates(result.cfg, polished, summary).assign(runs=name) for name, polished, summary in polished_sets(result)]
-    return pd.concat([t for t in tables if len(t)] or [pd.DataFrame(columns=["runs", "target", "seed"])], ignore_index=True)
+    tables = [
+        convergence_rates(result.cfg, polished, summary).assign(runs=name)
+        for name, polished, summary in polished_sets(result)
+    ]
+    return pd.concat(
+        [t for t in tables if len(t)] or [pd.DataFrame(columns=["runs", "target", "seed"])],
+        ignore_index=True,
+    )
 
 
 def plot_all_convergence(result: Result, ax) -> None:
     """:func:`plot_convergence` for the main and the (C1)-regime polished runs on one axis."""
     curves = 0
     for name, polished, summary in polished_sets(result):
-        curves += plot_convergence(polished, summary, ax, prefix=name.split(" (")[0] + ": ", offset=curves)
+        curves += plot_convergence(
+            polished, summary, ax, prefix=name.split(" (")[0] + ": ", offset=curves
+        )
     if curves:
         ax.legend(fontsize=7)
 
@@ -918,9 +1130,12 @@ def plot_all_convergence(result: Result, ax) -> None:
 def kept_plateau_overview(result: Result) -> pd.DataFrame:
     """Kept-pattern plateaus (claim `plateau_level`) split by whether they last to the last step: count and gaps |L − L_A|/L."""
     plateaus = all_plateaus(result)
-    kept = kept_pattern_plateaus(plateaus).assign(**{"lasts to the last step": lambda t: t["stop"] == result.cfg.steps})
+    kept = kept_pattern_plateaus(plateaus).assign(
+        **{"lasts to the last step": lambda t: t["stop"] == result.cfg.steps}
+    )
     table = kept.groupby("lasts to the last step").agg(
-        plateaus=("gap", "size"), **{"min gap": ("gap", "min"), "median gap": ("gap", "median"), "max gap": ("gap", "max")}
+        plateaus=("gap", "size"),
+        **{"min gap": ("gap", "min"), "median gap": ("gap", "median"), "max gap": ("gap", "max")},
     )
     table = table.reindex([False, True])  # a kind that does not occur: 0 plateaus, no gaps
     return table.assign(plateaus=table["plateaus"].fillna(0).astype(int))
@@ -941,7 +1156,13 @@ def plot_loss_and_pattern(experiment: Experiment, index: tuple[int, ...], title:
     order = np.argsort(change[-1], kind="stable")
     limit = max(1, np.abs(change).max())
     mesh = bottom.pcolormesh(
-        t.steps[keep], np.arange(change.shape[-1] + 1), change[:, order].T[:, :-1], cmap="RdBu_r", vmin=-limit, vmax=limit, shading="flat"
+        t.steps[keep],
+        np.arange(change.shape[-1] + 1),
+        change[:, order].T[:, :-1],
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        shading="flat",
     )
     bottom.set_xscale("log")
     fig.colorbar(mesh, ax=bottom, label="k_j(t) − k_j(0) (points)")
@@ -956,7 +1177,7 @@ def plot_local_lines(x: np.ndarray, y: np.ndarray, p: Params, ax, count: int = 3
     ax.plot(x, y, "o", ms=3, color="0.5", label="data y")
     ax.plot(x, network, color="k", lw=1.2, label="network N(x)")
     eligible = np.flatnonzero(hi - lo >= 2)
-    for colour, j in zip(colors(count), eligible[np.argsort(-np.abs(p.c[eligible]))][:count]):
+    for colour, j in zip(colors(count), eligible[np.argsort(-np.abs(p.c[eligible]))][:count], strict=True):
         xs, line_y, line_n = neuron_lines(x, y, network, lo[j], hi[j])
         ax.plot(xs, line_y, color=colour, lw=3, alpha=0.5, label=f"LS line of y on A_{j}")
         ax.plot(xs, line_n, color=colour, lw=1, ls="--", label=f"LS line of N on A_{j}")

@@ -26,7 +26,10 @@ CLAIM = "Full-batch GD from zero converges to the minimum-norm least-squares sol
 PAPER = ""  # the citation key in book/references.bib of the paper the chapter reproduces
 
 
-MIN_STEPS, MAX_STEPS = 10, 1_000_000  # the late-rate fit needs a few steps above the round-off floor
+MIN_STEPS, MAX_STEPS = (
+    10,
+    1_000_000,
+)  # the late-rate fit needs a few steps above the round-off floor
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ class Config:
                 f"n_features ({self.n_features}) must exceed n_samples ({self.n_samples}) for an over-parametrised problem"
             )
         if not self.step_fraction < 1:
-            raise ParameterError(f"parameter step_fraction must be below 1 (GD diverges at 2/λ_max), got {self.step_fraction}")
+            raise ParameterError(
+                f"parameter step_fraction must be below 1 (GD diverges at 2/λ_max), got {self.step_fraction}"
+            )
         if self.noise < 0:
             raise ParameterError(f"parameter noise must be non-negative, got {self.noise}")
 
@@ -78,7 +83,9 @@ def make_problem(cfg: Config, seed: int) -> Problem:
     """Gaussian features, a noisy linear target, and X⁺y with the spectrum of XᵀX/n."""
     rng = seed_everything(seed)
     X = rng.standard_normal((cfg.n_samples, cfg.n_features))
-    y = X @ rng.standard_normal(cfg.n_features) / np.sqrt(cfg.n_features) + cfg.noise * rng.standard_normal(cfg.n_samples)
+    y = X @ rng.standard_normal(cfg.n_features) / np.sqrt(
+        cfg.n_features
+    ) + cfg.noise * rng.standard_normal(cfg.n_samples)
     eigenvalues = np.linalg.eigvalsh(X @ X.T / cfg.n_samples)  # same nonzero spectrum as XᵀX/n
     return Problem(X, y, np.linalg.pinv(X) @ y, eigenvalues)
 
@@ -115,7 +122,9 @@ def run(cfg: Config, seed: int = 0, device: str | torch.device = "cpu") -> Resul
     eta = learning_rate(cfg, problem)
 
     def log_error(state) -> None:
-        state.history.log(state.step, error=float(torch.linalg.norm(state.model.weight.detach()[0] - w_star)))
+        state.history.log(
+            state.step, error=float(torch.linalg.norm(state.model.weight.detach()[0] - w_star))
+        )
 
     history = train(
         model,

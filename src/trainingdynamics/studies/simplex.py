@@ -46,9 +46,13 @@ MIN_WINDOW = 10  # fewer distinct vertices in the fit window or the tail than th
 
 # Bounds of the exact checks (float64 rounding, relative to each quantity's scale) and of the conditioning check.
 MONOTONE_TOLERANCE = 1e-9  # largest relative rise of the forward-pass loss between vertices
-VERTEX_ZEROS = 1.0  # vanishing boundaries per dimension of θ at every vertex: the definition of a vertex
+VERTEX_ZEROS = (
+    1.0  # vanishing boundaries per dimension of θ at every vertex: the definition of a vertex
+)
 OFFSET_TOLERANCE = 1e-8  # largest relative |a| of a critical boundary at its vertex
-MAX_LOG_CONDITION = 12.0  # log10 of cond A (the algorithm's MAX_CONDITION): ours, a numerical sanity bound
+MAX_LOG_CONDITION = (
+    12.0  # log10 of cond A (the algorithm's MAX_CONDITION): ours, a numerical sanity bound
+)
 LAD_TOLERANCE = 1e-8  # relative gap to the HiGHS optimum of the LAD LP
 SLOPE_TOLERANCE = -1e-10  # smallest normalised edge slope at termination
 TRACKING_TOLERANCE = 1e-10  # relative gap between the tracked affine loss and a forward pass
@@ -56,10 +60,16 @@ TRACKING_TOLERANCE = 1e-10  # relative gap between the tracked affine loss and a
 # Our operationalisations of the paper's two observations: the paper states no number (its figures
 # could not be read); all four thresholds are ours, fixed before the first run.
 TAIL_R2 = 0.9  # a run's limit fit must explain the unseen tail with at least this R²
-GAP_CLOSED = 0.5  # ... and its L̂* must close at least this share of the remaining gap L_{0.8K} − L_K
-STEP_SHRINK = 0.1  # a run's median step over the last 20% at most this fraction of that over the first 20%
+GAP_CLOSED = (
+    0.5  # ... and its L̂* must close at least this share of the remaining gap L_{0.8K} − L_K
+)
+STEP_SHRINK = (
+    0.1  # a run's median step over the last 20% at most this fraction of that over the first 20%
+)
 SHARE = 0.7  # the decay and density criteria must hold in at least this share of the certified deep runs
-MIN_CERTIFIED = 1  # the decay and density claims are measured on the certified deep runs: at least this many
+MIN_CERTIFIED = (
+    1  # the decay and density claims are measured on the certified deep runs: at least this many
+)
 
 
 @dataclass(frozen=True)
@@ -77,11 +87,26 @@ class Config:
     ray_radius: float = 0.05
 
     def __post_init__(self) -> None:
-        require_positive(self, "input_dim", "hidden", "n_samples", "seeds", "max_pivots", "lad_samples", "lad_dim", "rays", "ray_radius")
+        require_positive(
+            self,
+            "input_dim",
+            "hidden",
+            "n_samples",
+            "seeds",
+            "max_pivots",
+            "lad_samples",
+            "lad_dim",
+            "rays",
+            "ray_radius",
+        )
         if self.n_samples <= self.input_dim + 1:
-            raise ParameterError(f"n_samples ({self.n_samples}) must exceed input_dim + 1 ({self.input_dim + 1})")
+            raise ParameterError(
+                f"n_samples ({self.n_samples}) must exceed input_dim + 1 ({self.input_dim + 1})"
+            )
         if self.lad_samples <= self.lad_dim + 1:
-            raise ParameterError(f"lad_samples ({self.lad_samples}) must exceed lad_dim + 1 ({self.lad_dim + 1}), or the LAD optimum is 0")
+            raise ParameterError(
+                f"lad_samples ({self.lad_samples}) must exceed lad_dim + 1 ({self.lad_dim + 1}), or the LAD optimum is 0"
+            )
 
 
 PROFILES = {
@@ -95,10 +120,14 @@ def config(profile: str = "quick", **overrides: object) -> Config:
     return resolve(PROFILES, profile, **overrides)
 
 
-def make_data(n_samples: int, input_dim: int, seed: int, stream: str = "data") -> tuple[np.ndarray, np.ndarray]:
+def make_data(
+    n_samples: int, input_dim: int, seed: int, stream: str = "data"
+) -> tuple[np.ndarray, np.ndarray]:
     """X ~ U(−3, 3)^d and targets y ~ U(−3, 3) independent of X, as in the authors' code, from ``child_rng(seed, stream)``."""
     rng = child_rng(seed, stream)
-    return rng.uniform(-3.0, 3.0, size=(n_samples, input_dim)), rng.uniform(-3.0, 3.0, size=n_samples)
+    return rng.uniform(-3.0, 3.0, size=(n_samples, input_dim)), rng.uniform(
+        -3.0, 3.0, size=n_samples
+    )
 
 
 @dataclass(frozen=True)
@@ -152,7 +181,9 @@ def decay_statistics(trace: SimplexTrace) -> DecayStatistics:
     tail = np.arange(stop + 1, K + 1)
     gaps = losses[tail] - fit.limit
     r2 = fit_exponential(tail, gaps).r_squared if np.all(gaps > 0) else np.nan
-    return DecayStatistics(start, stop, fit.limit, fit.rate, fit.finite, r2, gap_closed, losses[stop])
+    return DecayStatistics(
+        start, stop, fit.limit, fit.rate, fit.finite, r2, gap_closed, losses[stop]
+    )
 
 
 def running_estimates(trace: SimplexTrace, points: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +192,9 @@ def running_estimates(trace: SimplexTrace, points: int = 40) -> tuple[np.ndarray
     if len(losses) <= 2 * MIN_WINDOW:
         return np.array([], dtype=int), np.array([])
     ks = np.unique(np.linspace(2 * MIN_WINDOW, len(losses) - 1, points).astype(int))
-    fits = [fit_limit(np.arange(k // 2, k + 1), losses[k // 2 : k + 1], upper=losses[k]) for k in ks]
+    fits = [
+        fit_limit(np.arange(k // 2, k + 1), losses[k // 2 : k + 1], upper=losses[k]) for k in ks
+    ]
     return ks, np.array([f.limit if f.finite else np.nan for f in fits])
 
 
@@ -206,7 +239,9 @@ def run_network(cfg: Config, seed: int, hidden: tuple[int, ...]) -> SimplexTrace
 def run_lad(cfg: Config, seed: int) -> tuple[SimplexTrace, float]:
     """The linear special case (no hidden layer) and the HiGHS LP optimum of the same LAD problem."""
     X, y = make_data(cfg.lad_samples, cfg.lad_dim, seed, stream="lad data")
-    return deep_relu_simplex(X, y, (), seed=seed, max_pivots=100 * cfg.lad_samples), lad_linprog(X, y)
+    return deep_relu_simplex(X, y, (), seed=seed, max_pivots=100 * cfg.lad_samples), lad_linprog(
+        X, y
+    )
 
 
 def summarise(trace: SimplexTrace, network: str, seed: int, cfg: Config) -> dict:
@@ -238,14 +273,18 @@ def summarise(trace: SimplexTrace, network: str, seed: int, cfg: Config) -> dict
 def run(cfg: Config, seed: int = 0, device: str | torch.device = "cpu") -> Result:
     """All runs of the chapter; the algorithm is exact float64 NumPy, so ``device`` must be the CPU."""
     if resolve_device(str(device)).type != "cpu":
-        raise ParameterError("the Deep ReLU Simplex runs in float64 NumPy on the CPU; use device='cpu'")
+        raise ParameterError(
+            "the Deep ReLU Simplex runs in float64 NumPy on the CPU; use device='cpu'"
+        )
     seeds = [seed + i for i in range(cfg.seeds)]
     shallow_hidden = cfg.hidden[:1]
     deep = [run_network(cfg, s, cfg.hidden) for s in seeds]
     shallow = [run_network(cfg, s, shallow_hidden) for s in seeds]
     lad, optimum = run_lad(cfg, seed)
-    rows = [summarise(t, f"deep {list(cfg.hidden)}", s, cfg) for t, s in zip(deep, seeds)]
-    rows += [summarise(t, f"shallow {list(shallow_hidden)}", s, cfg) for t, s in zip(shallow, seeds)]
+    rows = [summarise(t, f"deep {list(cfg.hidden)}", s, cfg) for t, s in zip(deep, seeds, strict=True)]
+    rows += [
+        summarise(t, f"shallow {list(shallow_hidden)}", s, cfg) for t, s in zip(shallow, seeds, strict=True)
+    ]
     return Result(cfg, seeds, deep, shallow, lad, optimum, pd.DataFrame(rows))
 
 
@@ -256,7 +295,10 @@ def density_medians(table: pd.DataFrame) -> pd.DataFrame:
 
 def worst_increase(traces: list[SimplexTrace]) -> float:
     """max_k (L_{k+1} − L_k) / L_k over all runs, L_k by direct forward passes (≤ 0 for a monotone descent)."""
-    return max(float(np.max(np.diff(t.direct_losses) / t.direct_losses[:-1], initial=-np.inf)) for t in traces)
+    return max(
+        float(np.max(np.diff(t.direct_losses) / t.direct_losses[:-1], initial=-np.inf))
+        for t in traces
+    )
 
 
 def claims(result: Result) -> list[Claim]:
@@ -264,7 +306,9 @@ def claims(result: Result) -> list[Claim]:
     runs = result.deep + result.shallow + [result.lad]
     terminated = [t for t in runs if t.certified]
     table = result.table
-    deep_rows = table[table["network"].str.startswith("deep") & (table["status"] == "local minimum")]
+    deep_rows = table[
+        table["network"].str.startswith("deep") & (table["status"] == "local minimum")
+    ]
     n = len(deep_rows)
     decays = int(deep_rows["decay holds"].sum())
     shrinks = int((deep_rows["step ratio"] <= STEP_SHRINK).sum())
@@ -368,12 +412,14 @@ def claims(result: Result) -> list[Claim]:
             source="ours",
             title="Exponential decay",
             reference="operationalises the abstract's \"the loss seems to decay exponentially slow at iterated adjacent "
-            "vertices such that the loss level at the local minimum can be estimated\": our 3-parameter limit fit "
+            'vertices such that the loss level at the local minimum can be estimated": our 3-parameter limit fit '
             "on a window, judged on the tail it never saw",
             reason="ours, fixed before the first run; the paper states no number",
             known_failure=(
                 f"holds in {decays}/{n} certified runs; limit fit on the window: "
-                + ", ".join(f"{fit} {count}" for fit, count in deep_rows["limit fit"].value_counts().items())
+                + ", ".join(
+                    f"{fit} {count}" for fit, count in deep_rows["limit fit"].value_counts().items()
+                )
                 + f"; median share of the gap closed {deep_rows['gap closed'].median():.2f}, "
                 f"median tail R² {deep_rows['tail R²'].median():.2f} over the {int(deep_rows['tail R²'].notna().sum())} runs where it is defined"
             ),
@@ -386,7 +432,7 @@ def claims(result: Result) -> list[Claim]:
             SHARE,
             source="ours",
             title="Vertex density",
-            reference="operationalises the abstract's \"strong increase of the vertex density around local minima\" "
+            reference='operationalises the abstract\'s "strong increase of the vertex density around local minima" '
             "as a tenfold shrinking of the median step: far stronger than the statement, and raw steps also "
             "lengthen where ‖θ‖ grows, since first-layer boundaries are hyperplanes through the origin of each unit's (w_j, b_j)",
             reason="ours, fixed before the first run; the paper states no number",

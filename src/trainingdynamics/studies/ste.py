@@ -32,22 +32,40 @@ CLAIM = "ReLU and clipped-ReLU STEs give descent directions; the ReLU STE stays 
 PAPER = "yin2019understanding"
 
 MC_Z_BOUND = 4.0  # a statistical tolerance: an exact closed form's error is a |N(0, 1)| draw in standard errors
-GRADIENT_FLOOR = 1e-8  # far above float64 rounding (~1e-16) of the exactly cancelling terms of order one
-CORRELATION_FLOOR = 0.0  # the sign of an identity (Lemma 5): the cosine is positive, not merely large
-IDENTITY_GRADIENT_BOUND = 1e-3  # ours: ‖E g_id‖ bounded away from zero (at step 0.1 it moves ‖w‖ by 1 in 10⁴ steps)
+GRADIENT_FLOOR = (
+    1e-8  # far above float64 rounding (~1e-16) of the exactly cancelling terms of order one
+)
+CORRELATION_FLOOR = (
+    0.0  # the sign of an identity (Lemma 5): the cosine is positive, not merely large
+)
+IDENTITY_GRADIENT_BOUND = (
+    1e-3  # ours: ‖E g_id‖ bounded away from zero (at step 0.1 it moves ‖w‖ by 1 in 10⁴ steps)
+)
 LEAVE_BOUND = 0.5  # ours: the identity STE gets 0.5 rad farther from θ = π than its start
-TEACHER_BALANCE = (0.25, 0.5)  # ours: teacher conditioned on ¼ ≤ (1ᵀv*)²/‖v*‖² ≤ ½·(m + 1)/2 (see make_teacher)
+TEACHER_BALANCE = (
+    0.25,
+    0.5,
+)  # ours: teacher conditioned on ¼ ≤ (1ᵀv*)²/‖v*‖² ≤ ½·(m + 1)/2 (see make_teacher)
 # The smallest budgets at which the Monte Carlo and correlation claims can tell a wrong closed form from a right one:
 MIN_MC_POINTS, MIN_MC_SAMPLES, MIN_CORRELATION_POINTS = 20, 100_000, 100
-STAY_BOUND = 0.01  # ours: the ReLU STE never gets more than 0.01 rad farther from θ = π than its start
+STAY_BOUND = (
+    0.01  # ours: the ReLU STE never gets more than 0.01 rad farther from θ = π than its start
+)
 ROUND_OFF = 1e-12  # ours: largest tolerated per-step rise of f (float64 round-off on f = O(1))
 LOSS_MARGIN_FLOOR = 0.0  # the sign of the paper's ordering (Table 1 states no margin)
 REPELLED_SHARE = 0.75  # pre-registered: the identity STE ends above the clipped ReLU in at least 3 of 4 (seed, bits) cases
-IDENTITY_RATIO_SLOPE = -0.5  # halfway between a bounded ratio (log-log slope 0) and the predicted ∝ 1/distance (slope −1)
+IDENTITY_RATIO_SLOPE = (
+    -0.5
+)  # halfway between a bounded ratio (log-log slope 0) and the predicted ∝ 1/distance (slope −1)
 RELU_RATIO_SLOPE = 0.0  # a ratio that does not grow as the path nears the minimum stays below its value two decades out
-RATIO_DISTANCES = np.geomspace(1.0, 1e-4, 41)  # distance t along each path into the spurious minimum (θ = π − t)
+RATIO_DISTANCES = np.geomspace(
+    1.0, 1e-4, 41
+)  # distance t along each path into the spurious minimum (θ = π − t)
 RATIO_FIT_FROM = 1e-2  # the slope is fitted over the path's last two decades, t ≤ 1e-2
-PAPER_BITS = (2, 4)  # the paper's bit widths (Table 1, §4.2); 1 bit is the theory's σ, not one of its experiments
+PAPER_BITS = (
+    2,
+    4,
+)  # the paper's bit widths (Table 1, §4.2); 1 bit is the theory's σ, not one of its experiments
 
 
 @dataclass(frozen=True)
@@ -85,7 +103,9 @@ class Config:
             "small_learning_rate", "batch_size", "ratio_paths",
         )  # fmt: skip
         if self.hidden < 2:
-            raise ParameterError(f"parameter hidden must be at least 2 (the spurious minima need m ≥ 2), got {self.hidden}")
+            raise ParameterError(
+                f"parameter hidden must be at least 2 (the spurious minima need m ≥ 2), got {self.hidden}"
+            )
         if self.inputs < 2:
             raise ParameterError(f"parameter inputs must be at least 2, got {self.inputs}")
         if self.mc_points < MIN_MC_POINTS:
@@ -106,14 +126,29 @@ class Config:
         require_in_range(self, "n_train", 100, 1697)
         require_in_range(self, "batch_size", 1, self.n_train)
         if self.small_learning_rate >= self.learning_rate:
-            raise ParameterError(f"parameter small_learning_rate must be below learning_rate ({self.learning_rate}), got {self.small_learning_rate}")
+            raise ParameterError(
+                f"parameter small_learning_rate must be below learning_rate ({self.learning_rate}), got {self.small_learning_rate}"
+            )
         if max(self.bits) > 8:
             raise ParameterError(f"parameter bits must be at most 8, got {self.bits}")
 
 
 PROFILES = {
     "quick": Config(),
-    "full": Config(hidden=10, inputs=20, mc_points=40, correlation_points=1000, starts=20, steps=4000, minimum_steps=20_000, digit_seeds=5, pretrain_epochs=15, epochs=25, continue_epochs=15, ratio_paths=32),
+    "full": Config(
+        hidden=10,
+        inputs=20,
+        mc_points=40,
+        correlation_points=1000,
+        starts=20,
+        steps=4000,
+        minimum_steps=20_000,
+        digit_seeds=5,
+        pretrain_epochs=15,
+        epochs=25,
+        continue_epochs=15,
+        ratio_paths=32,
+    ),
 }
 
 
@@ -156,12 +191,18 @@ def make_teacher(cfg: Config, rng: np.random.Generator) -> Teacher:
     return Teacher(v_star, w_star, S.spurious_minimum_v(v_star))
 
 
-def random_points(cfg: Config, count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+def random_points(
+    cfg: Config, count: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """``count`` points (v, w) with standard Gaussian entries (θ ∈ {0, π} has probability 0)."""
-    return [(rng.standard_normal(cfg.hidden), rng.standard_normal(cfg.inputs)) for _ in range(count)]
+    return [
+        (rng.standard_normal(cfg.hidden), rng.standard_normal(cfg.inputs)) for _ in range(count)
+    ]
 
 
-def monte_carlo_z(v: np.ndarray, w: np.ndarray, teacher: Teacher, Z: np.ndarray) -> dict[str, float]:
+def monte_carlo_z(
+    v: np.ndarray, w: np.ndarray, teacher: Teacher, Z: np.ndarray
+) -> dict[str, float]:
     """Monte Carlo error, in standard errors, at one point: f, ∇f (v: sample mean; w: score function), each E g_μ."""
     args = (v, w, teacher.v_star, teacher.w_star)
     grad_v, grad_w = S.population_gradient(*args)
@@ -177,10 +218,15 @@ def monte_carlo_z(v: np.ndarray, w: np.ndarray, teacher: Teacher, Z: np.ndarray)
     return scores
 
 
-def monte_carlo_check(cfg: Config, teacher: Teacher, rng: np.random.Generator) -> list[dict[str, float]]:
+def monte_carlo_check(
+    cfg: Config, teacher: Teacher, rng: np.random.Generator
+) -> list[dict[str, float]]:
     """Monte Carlo errors (in standard errors) of every closed form at ``mc_points`` random points, ``mc_samples`` fresh inputs each."""
     points = random_points(cfg, cfg.mc_points, rng)
-    return [monte_carlo_z(v, w, teacher, S.gaussian_inputs(cfg.mc_samples, cfg.hidden, cfg.inputs, rng)) for v, w in points]
+    return [
+        monte_carlo_z(v, w, teacher, S.gaussian_inputs(cfg.mc_samples, cfg.hidden, cfg.inputs, rng))
+        for v, w in points
+    ]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -222,32 +268,56 @@ class Trajectory:
 
 
 def coarse_descent(
-    cfg: Config, teacher: Teacher, start: tuple[np.ndarray, np.ndarray], ste: S.STE, steps: int, generator: np.random.Generator | None = None
+    cfg: Config,
+    teacher: Teacher,
+    start: tuple[np.ndarray, np.ndarray],
+    ste: S.STE,
+    steps: int,
+    generator: np.random.Generator | None = None,
 ) -> Trajectory:
     """Coarse GD with the expected coarse gradient, or with mini-batches of ``batch`` inputs when a generator is given."""
 
     def gradient(v: np.ndarray, w: np.ndarray) -> S.Gradient:
         if generator is None:
             return S.expected_coarse_gradient(v, w, teacher.v_star, teacher.w_star, ste)
-        return S.sampled_coarse_gradient(v, w, teacher.v_star, teacher.w_star, ste, cfg.batch, generator)
+        return S.sampled_coarse_gradient(
+            v, w, teacher.v_star, teacher.w_star, ste, cfg.batch, generator
+        )
 
-    return Trajectory(*S.coarse_gradient_descent(*start, gradient, cfg.step, steps), teacher=teacher)
+    return Trajectory(
+        *S.coarse_gradient_descent(*start, gradient, cfg.step, steps), teacher=teacher
+    )
 
 
-def near_spurious_start(cfg: Config, teacher: Teacher, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def near_spurious_start(
+    cfg: Config, teacher: Teacher, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """v at the spurious minimum, w a unit vector at angle π − ``minimum_offset`` from w*."""
     w_star_hat = teacher.w_star / np.linalg.norm(teacher.w_star)
     side = rng.standard_normal(cfg.inputs)
     side -= (side @ w_star_hat) * w_star_hat
     side /= np.linalg.norm(side)
-    return teacher.v_spurious.copy(), -np.cos(cfg.minimum_offset) * w_star_hat + np.sin(cfg.minimum_offset) * side
+    return teacher.v_spurious.copy(), -np.cos(cfg.minimum_offset) * w_star_hat + np.sin(
+        cfg.minimum_offset
+    ) * side
 
 
-def gradient_norms_at_minima(teacher: Teacher, scales: tuple[float, ...] = (0.5, 1.0, 2.0)) -> dict[str, np.ndarray]:
+def gradient_norms_at_minima(
+    teacher: Teacher, scales: tuple[float, ...] = (0.5, 1.0, 2.0)
+) -> dict[str, np.ndarray]:
     """‖E g_w‖ per STE at spurious minima (v_spurious, −r ŵ*), for a few radii r (f is scale-free in w)."""
     w_star_hat = teacher.w_star / np.linalg.norm(teacher.w_star)
     return {
-        ste: np.array([np.linalg.norm(S.expected_coarse_gradient(teacher.v_spurious, -r * w_star_hat, teacher.v_star, teacher.w_star, ste)[1]) for r in scales])
+        ste: np.array(
+            [
+                np.linalg.norm(
+                    S.expected_coarse_gradient(
+                        teacher.v_spurious, -r * w_star_hat, teacher.v_star, teacher.w_star, ste
+                    )[1]
+                )
+                for r in scales
+            ]
+        )
         for ste in S.STES
     }
 
@@ -259,16 +329,24 @@ def landscape(teacher: Teacher, thetas: np.ndarray) -> dict[str, np.ndarray]:
     """
     m = len(teacher.v_star)
     w_star_hat = teacher.w_star / np.linalg.norm(teacher.w_star)
-    axis = np.eye(len(w_star_hat))[np.argmin(np.abs(w_star_hat))]  # the coordinate axis least aligned with w*
+    axis = np.eye(len(w_star_hat))[
+        np.argmin(np.abs(w_star_hat))
+    ]  # the coordinate axis least aligned with w*
     side = axis - (axis @ w_star_hat) * w_star_hat
     W = np.cos(thetas)[:, None] * w_star_hat + np.sin(thetas)[:, None] * side / np.linalg.norm(side)
     B_v_star = ((1.0 - 2.0 * thetas / np.pi)[:, None] * teacher.v_star + teacher.v_star.sum()) / 4.0
     V_best = 4.0 * (B_v_star - B_v_star.sum(axis=1, keepdims=True) / (m + 1))
 
     def curve(v: np.ndarray) -> np.ndarray:
-        return S.population_loss(np.broadcast_to(v, (len(thetas), m)), W, teacher.v_star, teacher.w_star)
+        return S.population_loss(
+            np.broadcast_to(v, (len(thetas), m)), W, teacher.v_star, teacher.w_star
+        )
 
-    return {"v = v*": curve(teacher.v_star), "v = v at the spurious minima": curve(teacher.v_spurious), "best v for each θ": curve(V_best)}
+    return {
+        "v = v*": curve(teacher.v_star),
+        "v = v at the spurious minima": curve(teacher.v_spurious),
+        "best v for each θ": curve(V_best),
+    }
 
 
 def ratio_paths(cfg: Config, teacher: Teacher, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -285,9 +363,14 @@ def ratio_paths(cfg: Config, teacher: Teacher, rng: np.random.Generator) -> dict
         side = rng.standard_normal(cfg.inputs)
         side -= (side @ w_star_hat) * w_star_hat
         side /= np.linalg.norm(side)
-        points = [(teacher.v_spurious + t * direction, -np.cos(t) * w_star_hat + np.sin(t) * side) for t in RATIO_DISTANCES]
+        points = [
+            (teacher.v_spurious + t * direction, -np.cos(t) * w_star_hat + np.sin(t) * side)
+            for t in RATIO_DISTANCES
+        ]
         for ste in S.STES:
-            ratios[ste].append([S.descent_ratio(v, w, teacher.v_star, teacher.w_star, ste) for v, w in points])
+            ratios[ste].append(
+                [S.descent_ratio(v, w, teacher.v_star, teacher.w_star, ste) for v, w in points]
+            )
     return {ste: np.array(values) for ste, values in ratios.items()}
 
 
@@ -298,7 +381,9 @@ def ratio_slopes(ratios: np.ndarray) -> np.ndarray:
     return np.array([np.polyfit(x, np.log(row[kept]), 1)[0] for row in ratios])
 
 
-def saddle_gradients(cfg: Config, teacher: Teacher, rng: np.random.Generator, count: int = 4) -> dict[str, float]:
+def saddle_gradients(
+    cfg: Config, teacher: Teacher, rng: np.random.Generator, count: int = 4
+) -> dict[str, float]:
     """At Proposition 1's saddle points (v_s, w at angle θ_s, random directions and radii): the largest ‖∂f/∂v‖, ‖∂f/∂w‖ and ‖E g_w‖ per STE."""
     v, theta = S.saddle_point(teacher.v_star)
     w_star_hat = teacher.w_star / np.linalg.norm(teacher.w_star)
@@ -309,7 +394,12 @@ def saddle_gradients(cfg: Config, teacher: Teacher, rng: np.random.Generator, co
         w = radius * (np.cos(theta) * w_star_hat + np.sin(theta) * side / np.linalg.norm(side))
         grad_v, grad_w = S.population_gradient(v, w, teacher.v_star, teacher.w_star)
         norms = {"∂f/∂v": np.linalg.norm(grad_v), "∂f/∂w": np.linalg.norm(grad_w)}
-        norms |= {f"E g_w ({ste})": np.linalg.norm(S.expected_coarse_gradient(v, w, teacher.v_star, teacher.w_star, ste)[1]) for ste in S.STES}
+        norms |= {
+            f"E g_w ({ste})": np.linalg.norm(
+                S.expected_coarse_gradient(v, w, teacher.v_star, teacher.w_star, ste)[1]
+            )
+            for ste in S.STES
+        }
         largest = {key: max(largest[key], float(norms[key])) for key in largest}
     return largest
 
@@ -317,8 +407,14 @@ def saddle_gradients(cfg: Config, teacher: Teacher, rng: np.random.Generator, co
 # ---------------------------------------------------------------------------------------------
 # Digits: a stack of quantized MLPs trained side by side (one batched matrix product per layer)
 
-STE_BOUNDS: dict[str, tuple[float | None, float | None]] = {"identity": (None, None), "relu": (0.0, None), "clipped_relu": (0.0, 1.0)}
-ACTIVATION_RANGE = 2.0  # the quantized ReLU's top level (2ᵇ − 1)α; for b = 1 the activation is 2·1{x > 0}
+STE_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "identity": (None, None),
+    "relu": (0.0, None),
+    "clipped_relu": (0.0, 1.0),
+}
+ACTIVATION_RANGE = (
+    2.0  # the quantized ReLU's top level (2ᵇ − 1)α; for b = 1 the activation is 2·1{x > 0}
+)
 
 
 class StackedQuantizedReLU(torch.autograd.Function):
@@ -355,10 +451,15 @@ class ModelStack:
     def parameters(self) -> list[torch.Tensor]:
         return [*self.weights, *self.biases]
 
-    def select(self, index: list[int]) -> "ModelStack":
+    def select(self, index: list[int]) -> ModelStack:
         """A new stack holding copies of the models ``index`` (repeats allowed)."""
         pick = torch.as_tensor(index)
-        return ModelStack(*[[t[pick].clone() for t in group] for group in (self.weights, self.biases, self.running_mean, self.running_var)])
+        return ModelStack(
+            *[
+                [t[pick].clone() for t in group]
+                for group in (self.weights, self.biases, self.running_mean, self.running_var)
+            ]
+        )
 
 
 def init_stack(cfg: Config, seeds: list[int]) -> ModelStack:
@@ -367,7 +468,14 @@ def init_stack(cfg: Config, seeds: list[int]) -> ModelStack:
     weights, biases = [], []
     for layer, (fan_in, fan_out) in enumerate(sizes):
         bound = 1.0 / math.sqrt(fan_in)
-        draws = [torch.rand(fan_in + 1, fan_out, generator=torch.Generator().manual_seed(child_seed(s, "init", layer))) for s in seeds]
+        draws = [
+            torch.rand(
+                fan_in + 1,
+                fan_out,
+                generator=torch.Generator().manual_seed(child_seed(s, "init", layer)),
+            )
+            for s in seeds
+        ]
         stacked = (2.0 * torch.stack(draws) - 1.0) * bound
         weights.append(stacked[:, :fan_in].contiguous())
         biases.append(stacked[:, fan_in:].contiguous())
@@ -385,16 +493,20 @@ class StackSpec:
     hi: torch.Tensor | None
 
     @classmethod
-    def full_precision(cls) -> "StackSpec":
+    def full_precision(cls) -> StackSpec:
         return cls(None, None, None, None)
 
     @classmethod
-    def quantized(cls, bits: list[int], stes: list[str]) -> "StackSpec":
+    def quantized(cls, bits: list[int], stes: list[str]) -> StackSpec:
         levels = torch.tensor([2.0**b - 1 for b in bits]).view(-1, 1, 1)
         resolution = ACTIVATION_RANGE / levels
         inf = math.inf
-        lo = torch.tensor([STE_BOUNDS[s][0] if STE_BOUNDS[s][0] is not None else -inf for s in stes]).view(-1, 1, 1)
-        hi = torch.tensor([ACTIVATION_RANGE if s == "clipped_relu" else inf for s in stes]).view(-1, 1, 1)
+        lo = torch.tensor(
+            [STE_BOUNDS[s][0] if STE_BOUNDS[s][0] is not None else -inf for s in stes]
+        ).view(-1, 1, 1)
+        hi = torch.tensor([ACTIVATION_RANGE if s == "clipped_relu" else inf for s in stes]).view(
+            -1, 1, 1
+        )
         return cls(resolution, levels, lo, hi)
 
 
@@ -415,7 +527,11 @@ def forward_stack(stack: ModelStack, spec: StackSpec, X: torch.Tensor, train: bo
         else:
             mean, var = stack.running_mean[layer], stack.running_var[layer]
         h = (h - mean) / torch.sqrt(var + BN_EPS)
-        h = torch.relu(h) if spec.resolution is None else StackedQuantizedReLU.apply(h, spec.resolution, spec.top, spec.lo, spec.hi)
+        h = (
+            torch.relu(h)
+            if spec.resolution is None
+            else StackedQuantizedReLU.apply(h, spec.resolution, spec.top, spec.lo, spec.hi)
+        )
     return torch.baddbmm(stack.biases[2], h, stack.weights[2])
 
 
@@ -437,19 +553,41 @@ def digits_data(cfg: Config, seeds: list[int]) -> DigitsData:
                         ((tuple(t for t, _ in splits), "X"), (tuple(t for t, _ in splits), "y"), (tuple(t for _, t in splits), "X"), (tuple(t for _, t in splits), "y"))])  # fmt: skip
 
 
-def evaluate_stack(stack: ModelStack, spec: StackSpec, data: DigitsData, which: torch.Tensor) -> dict[str, np.ndarray]:
+def evaluate_stack(
+    stack: ModelStack, spec: StackSpec, data: DigitsData, which: torch.Tensor
+) -> dict[str, np.ndarray]:
     """Full training-set cross-entropy and accuracy, and held-out accuracy, per model (BatchNorm with running statistics)."""
     with torch.no_grad():
         logits = forward_stack(stack, spec, data.X_train[which], train=False)
         labels = data.y_train[which]
-        loss = nn.functional.cross_entropy(logits.transpose(1, 2), labels, reduction="none").mean(dim=1)
+        loss = nn.functional.cross_entropy(logits.transpose(1, 2), labels, reduction="none").mean(
+            dim=1
+        )
         train_acc = (logits.argmax(dim=2) == labels).float().mean(dim=1)
-        test_acc = (forward_stack(stack, spec, data.X_test[which], train=False).argmax(dim=2) == data.y_test[which]).float().mean(dim=1)
-    return {"train_loss": loss.numpy().astype(float), "train_accuracy": train_acc.numpy().astype(float), "test_accuracy": test_acc.numpy().astype(float)}
+        test_acc = (
+            (
+                forward_stack(stack, spec, data.X_test[which], train=False).argmax(dim=2)
+                == data.y_test[which]
+            )
+            .float()
+            .mean(dim=1)
+        )
+    return {
+        "train_loss": loss.numpy().astype(float),
+        "train_accuracy": train_acc.numpy().astype(float),
+        "test_accuracy": test_acc.numpy().astype(float),
+    }
 
 
 def train_stack(
-    cfg: Config, stack: ModelStack, spec: StackSpec, data: DigitsData, which: list[int], batch_seeds: list[int], learning_rates: list[float], epochs: int
+    cfg: Config,
+    stack: ModelStack,
+    spec: StackSpec,
+    data: DigitsData,
+    which: list[int],
+    batch_seeds: list[int],
+    learning_rates: list[float],
+    epochs: int,
 ) -> dict[str, np.ndarray]:
     """SGD with momentum 0.9 (fresh buffers) on every model of the stack at once, in place; returns per-epoch metrics (K, epochs + 1).
 
@@ -473,10 +611,16 @@ def train_stack(
         for step in range(steps):
             batch = order[:, step * cfg.batch_size : (step + 1) * cfg.batch_size]
             logits = forward_stack(stack, spec, X[rows, batch], train=True)
-            loss = nn.functional.cross_entropy(logits.transpose(1, 2), y[rows, batch], reduction="none").mean(dim=1).sum()
+            loss = (
+                nn.functional.cross_entropy(
+                    logits.transpose(1, 2), y[rows, batch], reduction="none"
+                )
+                .mean(dim=1)
+                .sum()
+            )
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
-                for p, g, buf in zip(params, grads, buffers):
+                for p, g, buf in zip(params, grads, buffers, strict=True):
                     buf.mul_(0.9).add_(g)
                     p.sub_(lr.view(-1, *[1] * (p.dim() - 1)) * buf)
         log.append(evaluate_stack(stack, spec, data, index))
@@ -485,7 +629,10 @@ def train_stack(
     return {key: np.stack([entry[key] for entry in log], axis=1) for key in log[0]}
 
 
-REPELLED_STARTS: tuple[S.STE, ...] = ("clipped_relu", "relu")  # the paper's two improved minima (§4.2)
+REPELLED_STARTS: tuple[S.STE, ...] = (
+    "clipped_relu",
+    "relu",
+)  # the paper's two improved minima (§4.2)
 LEARNING_RATE_KINDS = ("training", "small")
 
 
@@ -499,9 +646,14 @@ class DigitsResult:
     repelled: dict[tuple[int, str, str, str], dict[str, np.ndarray]]
 
 
-def _unstack(log: dict[str, np.ndarray], keys: list[tuple], seeds: int) -> dict[tuple, dict[str, np.ndarray]]:
+def _unstack(
+    log: dict[str, np.ndarray], keys: list[tuple], seeds: int
+) -> dict[tuple, dict[str, np.ndarray]]:
     """Split a stack's metrics (models ordered key-major, seed-minor) into one (seeds × epochs) block per key."""
-    return {key: {name: values[i * seeds : (i + 1) * seeds] for name, values in log.items()} for i, key in enumerate(keys)}
+    return {
+        key: {name: values[i * seeds : (i + 1) * seeds] for name, values in log.items()}
+        for i, key in enumerate(keys)
+    }
 
 
 def run_digits(cfg: Config, seed: int = 0) -> DigitsResult:
@@ -523,7 +675,13 @@ def run_digits(cfg: Config, seed: int = 0) -> DigitsResult:
     spec1 = StackSpec.quantized([b for b, _, _ in models1], [ste for _, ste, _ in models1])
     log1 = train_stack(cfg, stack1, spec1, data, [k for *_, k in models1], [child_seed(seeds[k], "batches", "quantized") for *_, k in models1],
                        [cfg.learning_rate] * len(models1), cfg.epochs)  # fmt: skip
-    keys2 = [(bits, start, ste, kind) for bits in cfg.bits for start in REPELLED_STARTS for ste in S.STES for kind in LEARNING_RATE_KINDS]
+    keys2 = [
+        (bits, start, ste, kind)
+        for bits in cfg.bits
+        for start in REPELLED_STARTS
+        for ste in S.STES
+        for kind in LEARNING_RATE_KINDS
+    ]
     models2 = [(*key, k) for key in keys2 for k in range(count)]
     stack2 = stack1.select([keys1.index((b, start)) * count + k for b, start, _, _, k in models2])
     spec2 = StackSpec.quantized([m[0] for m in models2], [m[2] for m in models2])
@@ -568,15 +726,40 @@ def run_toy(cfg: Config, seed: int = 0) -> Result:
     monte_carlo = monte_carlo_check(cfg, teacher, child_rng(seed, "monte-carlo"))
     cosines = correlations(cfg, teacher, child_rng(seed, "correlation-points"))
     starts = random_points(cfg, cfg.starts, child_rng(seed, "starts"))
-    descent = {ste: [coarse_descent(cfg, teacher, s, ste, cfg.steps) for s in starts] for ste in S.STES}
-    sampled = {ste: [coarse_descent(cfg, teacher, s, ste, cfg.steps, child_rng(seed, "mini-batches", i)) for i, s in enumerate(starts[:2])] for ste in S.STES}
+    descent = {
+        ste: [coarse_descent(cfg, teacher, s, ste, cfg.steps) for s in starts] for ste in S.STES
+    }
+    sampled = {
+        ste: [
+            coarse_descent(cfg, teacher, s, ste, cfg.steps, child_rng(seed, "mini-batches", i))
+            for i, s in enumerate(starts[:2])
+        ]
+        for ste in S.STES
+    }
     near = near_spurious_start(cfg, teacher, child_rng(seed, "near-minimum-start"))
-    near_minimum = {ste: coarse_descent(cfg, teacher, near, ste, cfg.minimum_steps) for ste in S.STES}
-    near_sampled = {ste: coarse_descent(cfg, teacher, near, ste, cfg.minimum_steps, child_rng(seed, "near-minimum-mini-batches")) for ste in S.STES}
+    near_minimum = {
+        ste: coarse_descent(cfg, teacher, near, ste, cfg.minimum_steps) for ste in S.STES
+    }
+    near_sampled = {
+        ste: coarse_descent(
+            cfg, teacher, near, ste, cfg.minimum_steps, child_rng(seed, "near-minimum-mini-batches")
+        )
+        for ste in S.STES
+    }
     ratios = ratio_paths(cfg, teacher, child_rng(seed, "ratio-paths"))
     saddle = saddle_gradients(cfg, teacher, child_rng(seed, "saddle-points"))
     return Result(
-        cfg, teacher, monte_carlo, cosines, descent, sampled, gradient_norms_at_minima(teacher), near_minimum, near_sampled, ratios, saddle,
+        cfg,
+        teacher,
+        monte_carlo,
+        cosines,
+        descent,
+        sampled,
+        gradient_norms_at_minima(teacher),
+        near_minimum,
+        near_sampled,
+        ratios,
+        saddle,
         S.saddle_point(teacher.v_star)[1],
     )
 
@@ -599,7 +782,12 @@ def trajectory_cosines(result: Result, ste: str, stride: int = 10) -> np.ndarray
     def along(trajectory: Trajectory) -> list[float]:
         regular = (trajectory.theta > 1e-9) & (trajectory.theta < np.pi - 1e-9)
         kept = range(0, len(trajectory.w), stride)
-        return [w_cosines(trajectory.v[t], trajectory.w[t], result.teacher)[ste] if regular[t] else np.nan for t in kept]
+        return [
+            w_cosines(trajectory.v[t], trajectory.w[t], result.teacher)[ste]
+            if regular[t]
+            else np.nan
+            for t in kept
+        ]
 
     return np.array([along(t) for t in result.descent[ste]])
 
@@ -765,7 +953,17 @@ PAPER_TABLE_1 = pd.DataFrame(
         ("CIFAR-10", "ResNet-20", 2, 1.56, 46.52, 1.50, 48.05, 0.24, 88.39),
         ("CIFAR-10", "ResNet-20", 4, 1.38, 54.16, 0.25, 86.59, 0.04, 91.24),
     ],
-    columns=["data", "network", "bits", "identity loss", "identity acc %", "relu loss", "relu acc %", "clipped_relu loss", "clipped_relu acc %"],
+    columns=[
+        "data",
+        "network",
+        "bits",
+        "identity loss",
+        "identity acc %",
+        "relu loss",
+        "relu acc %",
+        "clipped_relu loss",
+        "clipped_relu acc %",
+    ],
 ).set_index(["data", "network", "bits"])
 
 
@@ -791,13 +989,25 @@ def paper_bits(result: Result) -> list[int]:
 
 def loss_margin(result: Result, bits: list[int]) -> float:
     """min over ``bits`` of [median final training loss, identity − best of ReLU/clipped ReLU] (NaN without bit widths)."""
-    margins = [float(np.median(final(result, b, "identity", "train_loss")) - min(np.median(final(result, b, s, "train_loss")) for s in ("relu", "clipped_relu"))) for b in bits]
+    margins = [
+        float(
+            np.median(final(result, b, "identity", "train_loss"))
+            - min(np.median(final(result, b, s, "train_loss")) for s in ("relu", "clipped_relu"))
+        )
+        for b in bits
+    ]
     return min(margins) if margins else math.nan
 
 
 def accuracy_margin(result: Result, bits: list[int]) -> float:
     """min over ``bits`` of [best of ReLU/clipped ReLU − identity, median final held-out accuracy] (NaN without bit widths)."""
-    margins = [float(max(np.median(final(result, b, s, "test_accuracy")) for s in ("relu", "clipped_relu")) - np.median(final(result, b, "identity", "test_accuracy"))) for b in bits]
+    margins = [
+        float(
+            max(np.median(final(result, b, s, "test_accuracy")) for s in ("relu", "clipped_relu"))
+            - np.median(final(result, b, "identity", "test_accuracy"))
+        )
+        for b in bits
+    ]
     return min(margins) if margins else math.nan
 
 
@@ -806,22 +1016,48 @@ def continuation(result: Result, bits: int, start: str, ste: str, kind: str) -> 
     return result.digits.repelled[(bits, start, ste, kind)]["train_loss"]
 
 
-def repelled_cases(result: Result, kind: str, start: str = "clipped_relu", bits: list[int] | None = None) -> np.ndarray:
+def repelled_cases(
+    result: Result, kind: str, start: str = "clipped_relu", bits: list[int] | None = None
+) -> np.ndarray:
     """Per (bits, seed), whether the identity STE's continuation ends with a higher training loss than the clipped ReLU's."""
     bits = paper_bits(result) if bits is None else bits
-    return np.concatenate([continuation(result, b, start, "identity", kind)[:, -1] > continuation(result, b, start, "clipped_relu", kind)[:, -1] for b in bits]) if bits else np.array([], bool)
+    return (
+        np.concatenate(
+            [
+                continuation(result, b, start, "identity", kind)[:, -1]
+                > continuation(result, b, start, "clipped_relu", kind)[:, -1]
+                for b in bits
+            ]
+        )
+        if bits
+        else np.array([], bool)
+    )
 
 
-def repelled_share(result: Result, kind: str, start: str = "clipped_relu", bits: list[int] | None = None) -> float:
+def repelled_share(
+    result: Result, kind: str, start: str = "clipped_relu", bits: list[int] | None = None
+) -> float:
     """Share of (seed, bits) cases in which the identity STE ends above the clipped ReLU (NaN without cases)."""
     cases = repelled_cases(result, kind, start, bits)
     return float(cases.mean()) if cases.size else math.nan
 
 
-def repelled_rises(result: Result, kind: str, start: str = "clipped_relu", bits: list[int] | None = None) -> np.ndarray:
+def repelled_rises(
+    result: Result, kind: str, start: str = "clipped_relu", bits: list[int] | None = None
+) -> np.ndarray:
     """Per (bits, seed), the identity STE's final continuation loss over the loss at the start (> 1: it rose)."""
     bits = paper_bits(result) if bits is None else bits
-    return np.concatenate([continuation(result, b, start, "identity", kind)[:, -1] / continuation(result, b, start, "identity", kind)[:, 0] for b in bits]) if bits else np.array([])
+    return (
+        np.concatenate(
+            [
+                continuation(result, b, start, "identity", kind)[:, -1]
+                / continuation(result, b, start, "identity", kind)[:, 0]
+                for b in bits
+            ]
+        )
+        if bits
+        else np.array([])
+    )
 
 
 def repelled_table(result: Result) -> pd.DataFrame:
@@ -830,9 +1066,21 @@ def repelled_table(result: Result) -> pd.DataFrame:
     for bits in result.cfg.bits:
         for start in REPELLED_STARTS:
             for kind in LEARNING_RATE_KINDS:
-                row = {"bits": bits, "start": start, "learning rate": kind, "start loss": float(np.median(continuation(result, bits, start, "identity", kind)[:, 0]))}
-                row |= {ste: float(np.median(continuation(result, bits, start, ste, kind)[:, -1])) for ste in S.STES}
-                row["identity above clipped_relu"] = f"{int(repelled_cases(result, kind, start, [bits]).sum())}/{len(result.digits.seeds)}"
+                row = {
+                    "bits": bits,
+                    "start": start,
+                    "learning rate": kind,
+                    "start loss": float(
+                        np.median(continuation(result, bits, start, "identity", kind)[:, 0])
+                    ),
+                }
+                row |= {
+                    ste: float(np.median(continuation(result, bits, start, ste, kind)[:, -1]))
+                    for ste in S.STES
+                }
+                row["identity above clipped_relu"] = (
+                    f"{int(repelled_cases(result, kind, start, [bits]).sum())}/{len(result.digits.seeds)}"
+                )
                 rows.append(row)
     return pd.DataFrame(rows).set_index(["bits", "start", "learning rate"])
 
@@ -840,9 +1088,19 @@ def repelled_table(result: Result) -> pd.DataFrame:
 def binarized_claim(result: Result, margin: float) -> Claim:
     """Table 1's ordering carried to 1-bit activations σ = 1{x > 0}, the activation the theory is about (our hypothesis)."""
     cfg = result.cfg
-    medians = {ste: float(np.median(final(result, 1, ste, "train_loss"))) if 1 in cfg.bits else math.nan for ste in S.STES}
-    accuracy = {ste: float(np.median(final(result, 1, ste, "train_accuracy"))) if 1 in cfg.bits else math.nan for ste in S.STES}
-    numbers = ", ".join(f"{ste} {medians[ste]:.3g} (training accuracy {accuracy[ste]:.3f})" for ste in S.STES)
+    medians = {
+        ste: float(np.median(final(result, 1, ste, "train_loss"))) if 1 in cfg.bits else math.nan
+        for ste in S.STES
+    }
+    accuracy = {
+        ste: float(np.median(final(result, 1, ste, "train_accuracy")))
+        if 1 in cfg.bits
+        else math.nan
+        for ste in S.STES
+    }
+    numbers = ", ".join(
+        f"{ste} {medians[ste]:.3g} (training accuracy {accuracy[ste]:.3f})" for ste in S.STES
+    )
     return at_least(
         "binarized_loss_ranking",
         f"digits, 1-bit activations 2·1{{x > 0}}, {cfg.digit_seeds} seeds, {cfg.epochs} quantized epochs from pre-trained weights: identity STE "
@@ -867,7 +1125,9 @@ def theory_claims(result: Result) -> list[Claim]:
     """Theorem 1's separating ratio along paths into the spurious minimum, and Proposition 1's saddle points."""
     cfg = result.cfg
     identity_slope = float(ratio_slopes(result.ratios["identity"]).max())
-    relu_slope = float(min(ratio_slopes(result.ratios[ste]).min() for ste in ("relu", "clipped_relu")))
+    relu_slope = float(
+        min(ratio_slopes(result.ratios[ste]).min() for ste in ("relu", "clipped_relu"))
+    )
     return [
         at_most(
             "ratio_identity_grows",
