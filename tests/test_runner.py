@@ -25,10 +25,10 @@ from trainingdynamics.runner import Layout, run_chapters
 
 pytestmark = pytest.mark.slow
 
-PROBE_PARAMETERS = 'profile = "quick"\nseed = 0\ndevice = "cpu"\nsteps = None\nn_samples = None'
+PROBE_PARAMETERS = 'profile = "quick"\nseed = 0\ndevice = "cpu"\noverrides = {}'
 PROBE_VERDICT = """from trainingdynamics.claims import at_least, verdict
 
-steps = 3000 if steps is None else steps
+steps = overrides.get("steps", 3000)
 verdict("{name}", [at_least("enough_steps", "the run has enough steps", steps + 0 * seed, 100,
                             source="ours", reference="a runner test fixture", reason="any step count below 100 fails")])"""
 
@@ -79,11 +79,11 @@ def probe(book_copy: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
     ("argv", "message"),
     [
         (["run", "quickstart", "-p", "profile=bogus"], "unknown profile 'bogus'"),
-        (["run", "quickstart", "-p", "nosuch=1"], "declares no parameter nosuch"),
+        (["run", "quickstart", "-p", "nosuch=1"], "unknown parameter(s) nosuch"),
         (["run", "quickstart", "-p", "steps=-5"], "steps must lie in [10, 1000000]"),
         (["run", "quickstart", "-p", "steps=2"], "steps must lie in [10, 1000000]"),
         (["run", "quickstart", "-p", "steps=1e12"], "steps must lie in [10, 1000000]"),
-        (["run", "quickstart", "-p", "lr=1e999"], "declares no parameter lr"),
+        (["run", "quickstart", "-p", "lr=1e999"], "unknown parameter(s) lr"),
         (["run", "quickstart", "-p", "step_fraction=fast"], "must be a number"),
         (["run", "quickstart", "-p", "seed=-1"], "seed must be an integer in [0, 4294967295]"),
         (
@@ -139,7 +139,12 @@ def test_each_set_of_parameters_has_its_own_slot_and_a_failure_keeps_the_passing
     )
     assert not changed.cached and changed.slot.startswith("probe@")
     executed = probe.executed(changed.slot).read_text()
-    assert "seed = 1" in executed and "steps = 2500" in executed and "n_samples = 30" in executed
+    injected = next(
+        c.source
+        for c in nbformat.reads(executed, as_version=4).cells
+        if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    assert "seed = 1" in injected and 'overrides = {"steps": 2500, "n_samples": 30}' in injected
     (failed,) = run_chapters(["probe"], probe, overrides={"steps": 10})
     assert failed.status == "failed" and probe.failed_record(failed.slot).is_file()
     assert (probe.executed("probe").read_bytes(), probe.claims("probe").read_bytes()) == pair
@@ -153,7 +158,7 @@ def test_each_set_of_parameters_has_its_own_slot_and_a_failure_keeps_the_passing
 
 
 def test_a_stale_failure_copy_is_removed_when_the_slot_passes_again(probe, monkeypatch) -> None:
-    make_probe(probe, "flaky", monkeypatch, "assert steps is not None, 'the first run fails'")
+    make_probe(probe, "flaky", monkeypatch, "assert overrides, 'the first run fails'")
     (first,) = run_chapters(["flaky"], probe)
     assert (
         first.status == "error"

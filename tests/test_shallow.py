@@ -31,7 +31,9 @@ def network(seed: int, width: int = 9, batch: tuple[int, ...] = ()) -> Params:
 def test_forward_matches_a_python_loop():
     x, _ = make_data("abs", 7)
     p = network(0, 4)
-    expected = [sum(c * max(w * xi + b, 0.0) for c, w, b in zip(p.c, p.w, p.b, strict=True)) for xi in x]
+    expected = [
+        sum(c * max(w * xi + b, 0.0) for c, w, b in zip(p.c, p.w, p.b, strict=True)) for xi in x
+    ]
     np.testing.assert_allclose(forward(x, p), expected, atol=1e-15)
 
 

@@ -68,7 +68,9 @@ def test_population_loss_broadcasts_over_a_trajectory():
     V, W = np.stack([v, 2 * v, -v]), np.stack([w, -w, 3 * w])
     batched = S.population_loss(V, W, v_star, w_star)
     assert np.allclose(
-        batched, [S.population_loss(a, b, v_star, w_star) for a, b in zip(V, W, strict=True)], rtol=1e-14
+        batched,
+        [S.population_loss(a, b, v_star, w_star) for a, b in zip(V, W, strict=True)],
+        rtol=1e-14,
     )
 
 
@@ -122,7 +124,8 @@ def test_expected_coarse_gradient_matches_monte_carlo(ste, w_scale):
     Z = inputs(11)
     for samples, exact in zip(
         S.coarse_gradient_samples(v, w, v_star, w_star, ste, Z),
-        S.expected_coarse_gradient(v, w, v_star, w_star, ste), strict=True,
+        S.expected_coarse_gradient(v, w, v_star, w_star, ste),
+        strict=True,
     ):
         assert_within_standard_errors(samples, exact)
 

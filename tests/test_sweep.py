@@ -98,7 +98,7 @@ def test_a_sweep_on_two_workers_matches_serial_runs_resumes_and_caches(tmp_path:
     [
         (["--seeds", "3-1"], "each range must run upwards"),
         (["--seeds", "0-x"], "is not a seed list"),
-        (["-p", "nosuch=1,2"], "declares no parameter nosuch"),
+        (["-p", "nosuch=1,2"], "unknown parameter(s) nosuch"),
         (["-p", "step_fraction=0.5,2"], "step_fraction must be below 1"),
         (["-p", "step_fraction"], "is not of the form name=value1,value2"),
         (["-p", "steps=100", "-p", "steps=200"], "is given twice"),

@@ -36,11 +36,12 @@ from trainingdynamics.progress import cell_progress
 from trainingdynamics.status import claims_of
 
 KERNEL_NAME = "trainingdynamics"
-KERNEL_THREADS = (
-    1  # BLAS and OpenMP threads of every chapter kernel, whatever the caller's environment
-)
+# BLAS and OpenMP threads of every chapter kernel, whatever the caller's environment
+KERNEL_THREADS = 1
 METADATA_KEY = "trainingdynamics"
 COMMON_PARAMETERS = ("profile", "seed", "device")
+# every notebook's parameters cell: the common three plus ``overrides``, a dict of Config fields
+PAPERMILL_PARAMETERS = (*COMMON_PARAMETERS, "overrides")
 DEFAULT_CELL_TIMEOUT = 900
 MAX_SEED = 2**32 - 1
 
@@ -133,32 +134,39 @@ def validate_chapters(chapters: list[str], layout: Layout) -> None:
 def chapter_parameters(
     chapter: str, layout: Layout, profile: str, overrides: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Validated papermill parameters: the profile, seed, device and the given chapter knobs."""
+    """Validated papermill parameters: ``profile``, ``seed``, ``device`` and the chapter's ``overrides``.
+
+    ``overrides`` holds the chapter's knobs (``Config`` fields) by name; each is checked against the
+    study's ``Config`` here, before anything runs, so a bad one is a one-line error.
+    """
     declared = declared_parameters(layout.source(chapter))
-    unknown = sorted(set(overrides) - set(declared))
-    if unknown:
+    missing = [name for name in PAPERMILL_PARAMETERS if name not in declared]
+    if missing:
         raise ParameterError(
-            f"chapter {chapter} declares no parameter {', '.join(unknown)}; it declares: {', '.join(declared)}"
+            f"chapter {chapter}'s parameters cell lacks {', '.join(missing)}; "
+            f"it must declare {', '.join(PAPERMILL_PARAMETERS)}"
         )
-    params = (
-        {name: declared[name] for name in COMMON_PARAMETERS}
-        | {"profile": profile}
-        | dict(overrides)
-    )
+    defaults = {name: declared[name] for name in COMMON_PARAMETERS} | {"profile": profile}
+    common = {name: overrides.get(name, default) for name, default in defaults.items()}
+    knobs = {name: value for name, value in overrides.items() if name not in COMMON_PARAMETERS}
+    params = common | {"overrides": knobs}
     seed = params["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ParameterError(
-            f"parameter seed must be an integer in [0, {MAX_SEED}] (NumPy's seed range), got {seed!r}"
+            f"parameter seed must be an integer in [0, {MAX_SEED}] (NumPy's seed range), "
+            f"got {seed!r}"
         )
     if not isinstance(params["device"], str):
         raise ParameterError(f"parameter device must be a string, got {params['device']!r}")
     from trainingdynamics.device import (
-        resolve_device,
-    )  # torch: imported only when a chapter is planned
+        resolve_device,  # torch: imported only once a chapter is planned
+    )
 
     resolve_device(params["device"])
-    knobs = {k: v for k, v in params.items() if k not in COMMON_PARAMETERS}
-    study(chapter).config(params["profile"], **knobs)
+    try:
+        study(chapter).config(params["profile"], **knobs)
+    except ParameterError as error:
+        raise ParameterError(f"chapter {chapter}: {error}") from None
     return params
 
 

@@ -204,7 +204,7 @@ def plot_sweep(table: pd.DataFrame, names: list[str]):
     )
     for ax in axes.ravel()[len(claims) :]:
         ax.set_visible(False)
-    for ax, claim in zip(axes.ravel(), claims, strict=True):
+    for ax, claim in zip(axes.ravel(), claims, strict=False):
         rows = measured[measured["claim"] == claim]
         order = sorted(set(rows[axis]), key=numeric_first)
         ax.plot(rows[axis].map({v: i for i, v in enumerate(order)}), rows["value"], "o", alpha=0.7)

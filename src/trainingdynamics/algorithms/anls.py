@@ -458,7 +458,10 @@ def anls_planes(
         trial_b = np.repeat(state.b[None], len(neuron), 0)
         trial_w[np.arange(len(neuron)), neuron], trial_b[np.arange(len(neuron)), neuron] = ws, bs
         scores = np.array(
-            [plane_pattern_fit(X, y, plane_mask(X, tw, tb))[2] for tw, tb in zip(trial_w, trial_b, strict=True)]
+            [
+                plane_pattern_fit(X, y, plane_mask(X, tw, tb))[2]
+                for tw, tb in zip(trial_w, trial_b, strict=True)
+            ]
         )
         solves = len(neuron) + 1
         accepted = None

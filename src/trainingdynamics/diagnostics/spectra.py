@@ -131,7 +131,9 @@ def unflatten(vector: torch.Tensor, like: Params) -> Params:
     """Split a flat vector into tensors shaped like ``like`` (the inverse of :func:`flatten`)."""
     sizes = [t.numel() for t in like.values()]
     pieces = torch.split(vector, sizes)
-    return {name: piece.reshape(t.shape) for (name, t), piece in zip(like.items(), pieces, strict=True)}
+    return {
+        name: piece.reshape(t.shape) for (name, t), piece in zip(like.items(), pieces, strict=True)
+    }
 
 
 def chunks(n: int, chunk_size: int | None) -> list[slice]:

@@ -347,7 +347,10 @@ def exact_fit(cfg: Config, target: str, width: int, seed: int, with_gd: bool) ->
 
 def exact_fits(cfg: Config, seed: int) -> list[ExactFit]:
     """The claim's widths (with GD) and the minimal widths (ANLS only) for every exact target."""
-    fits = [exact_fit(cfg, t, w, seed, True) for t, w in zip(cfg.exact_targets, cfg.exact_widths, strict=True)]
+    fits = [
+        exact_fit(cfg, t, w, seed, True)
+        for t, w in zip(cfg.exact_targets, cfg.exact_widths, strict=True)
+    ]
     return fits + [
         exact_fit(cfg, t, w, seed, False)
         for t, w, v in zip(cfg.exact_targets, cfg.minimal_widths, cfg.exact_widths, strict=True)

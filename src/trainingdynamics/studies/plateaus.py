@@ -1177,7 +1177,9 @@ def plot_local_lines(x: np.ndarray, y: np.ndarray, p: Params, ax, count: int = 3
     ax.plot(x, y, "o", ms=3, color="0.5", label="data y")
     ax.plot(x, network, color="k", lw=1.2, label="network N(x)")
     eligible = np.flatnonzero(hi - lo >= 2)
-    for colour, j in zip(colors(count), eligible[np.argsort(-np.abs(p.c[eligible]))][:count], strict=True):
+    for colour, j in zip(
+        colors(count), eligible[np.argsort(-np.abs(p.c[eligible]))][:count], strict=False
+    ):
         xs, line_y, line_n = neuron_lines(x, y, network, lo[j], hi[j])
         ax.plot(xs, line_y, color=colour, lw=3, alpha=0.5, label=f"LS line of y on A_{j}")
         ax.plot(xs, line_n, color=colour, lw=1, ls="--", label=f"LS line of N on A_{j}")

@@ -281,9 +281,12 @@ def run(cfg: Config, seed: int = 0, device: str | torch.device = "cpu") -> Resul
     deep = [run_network(cfg, s, cfg.hidden) for s in seeds]
     shallow = [run_network(cfg, s, shallow_hidden) for s in seeds]
     lad, optimum = run_lad(cfg, seed)
-    rows = [summarise(t, f"deep {list(cfg.hidden)}", s, cfg) for t, s in zip(deep, seeds, strict=True)]
+    rows = [
+        summarise(t, f"deep {list(cfg.hidden)}", s, cfg) for t, s in zip(deep, seeds, strict=True)
+    ]
     rows += [
-        summarise(t, f"shallow {list(shallow_hidden)}", s, cfg) for t, s in zip(shallow, seeds, strict=True)
+        summarise(t, f"shallow {list(shallow_hidden)}", s, cfg)
+        for t, s in zip(shallow, seeds, strict=True)
     ]
     return Result(cfg, seeds, deep, shallow, lad, optimum, pd.DataFrame(rows))
 
