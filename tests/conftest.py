@@ -52,7 +52,8 @@ def _quiet_progress(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def counted_build(root: Path) -> dict:
-    """``trainingdynamics build --profile quick`` on ``root``: exit status, output and executions per chapter."""
+    """``trainingdynamics build --profile quick`` on ``root``: exit status, output and executions
+    per chapter."""
     executions: Counter = Counter()
     real_execute = runner.execute
 
@@ -78,14 +79,16 @@ def counted_build(root: Path) -> dict:
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder shared by every xdist worker of this test session (the session's own temporary root)."""
+    """A folder shared by every xdist worker of this test session (the session's own temporary
+    root)."""
     base = tmp_path_factory.getbasetemp()
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")
 def quick_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The book built at the quick profile once per session, then rebuilt; the builds' report is in its folder."""
+    """The book built at the quick profile once per session, then rebuilt; the builds' report is in
+    its folder."""
     shared = session_folder(tmp_path_factory)
     root = shared / "quick-book"
     with FileLock(str(shared / "quick-book.lock")):
@@ -104,10 +107,12 @@ def build_report(root: Path) -> dict:
 
 
 def quick_claims(root: Path, chapter: str) -> list[Claim]:
-    """A chapter's claims as the session's quick build recorded them (fails the test if it recorded none)."""
+    """A chapter's claims as the session's quick build recorded them (fails the test if it recorded
+    none)."""
     claims = claims_of(read_record(Layout(root).claims(chapter)))
     if claims is None:
         pytest.fail(
-            f"the quick build recorded no claims for {chapter}: {build_report(root)['first']['stderr'][-2000:]}"
+            f"the quick build recorded no claims for {chapter}: "
+            + build_report(root)["first"]["stderr"][-2000:]
         )
     return claims

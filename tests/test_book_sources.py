@@ -1,4 +1,5 @@
-"""The book's sources: clean notebooks, parameters that match the studies, toc and intro in sync, deps mirrored."""
+"""The book's sources: clean notebooks, parameters that match the studies, toc and intro in sync,
+deps mirrored."""
 
 from __future__ import annotations
 
@@ -77,8 +78,12 @@ def test_every_study_names_its_paper_in_the_bibliography() -> None:
 def test_nothing_in_the_package_or_the_book_refers_to_an_issue_tracker() -> None:
     """Readers have no issue tracker to open: a reason is said, not an issue number."""
     files = [*(REPO / "src").rglob("*.py"), *BOOK.rglob("*.ipynb"), *BOOK.rglob("*.md")]
-    hits = [f"{p.relative_to(REPO)}:{n}" for p in files for n, line in enumerate(p.read_text().splitlines(), 1)
-            if re.search(r"\bissues?\b", line, re.I)]  # fmt: skip
+    hits = [
+        f"{p.relative_to(REPO)}:{n}"
+        for p in files
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"\bissues?\b", line, re.I)
+    ]
     assert not hits, hits
 
 

@@ -1,4 +1,5 @@
-"""Claims: provenance, verdict kinds, strict-xfail semantics, the JSON record and the notebook-side verdict."""
+"""Claims: provenance, verdict kinds, strict-xfail semantics, the JSON record and the notebook-side
+verdict."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The runner and CLI: parameter validation, caching, failure isolation, timeouts and atomic outputs.
+"""The runner and CLI: parameter validation, caching, failure isolation, timeouts and atomic
+outputs.
 
 The runner is exercised on ``probe``, a tiny fixture chapter (no torch, a kernel in about a second)
 registered for the test with quickstart's ``Config`` for validation; the real chapters are executed
@@ -29,8 +30,9 @@ PROBE_PARAMETERS = 'profile = "quick"\nseed = 0\ndevice = "cpu"\noverrides = {}'
 PROBE_VERDICT = """from trainingdynamics.claims import at_least, verdict
 
 steps = overrides.get("steps", 3000)
-verdict("{name}", [at_least("enough_steps", "the run has enough steps", steps + 0 * seed, 100,
-                            source="ours", reference="a runner test fixture", reason="any step count below 100 fails")])"""
+claim = at_least("enough_steps", "the run has enough steps", steps + 0 * seed, 100, source="ours",
+                 reference="a runner test fixture", reason="any step count below 100 fails")
+verdict("{name}", [claim])"""
 
 
 def insert_before_verdict(notebook: Path, source: str) -> None:
@@ -45,7 +47,8 @@ def insert_before_verdict(notebook: Path, source: str) -> None:
 def make_probe(
     layout: Layout, name: str, monkeypatch: pytest.MonkeyPatch, extra_cell: str = ""
 ) -> None:
-    """Register the fixture chapter ``name``: a parameters cell, an optional extra cell and a one-claim verdict."""
+    """Register the fixture chapter ``name``: a parameters cell, an optional extra cell and a
+    one-claim verdict."""
     parameters = nbformat.v4.new_code_cell(PROBE_PARAMETERS, metadata={"tags": ["parameters"]})
     cells = [nbformat.v4.new_markdown_cell(f"# {name}"), parameters]
     cells += [nbformat.v4.new_code_cell(extra_cell)] if extra_cell else []

@@ -1,4 +1,5 @@
-"""Sweeps on Dask: the same numbers as serial runs, resumable, cached, and one line for bad input."""
+"""Sweeps on Dask: the same numbers as serial runs, resumable, cached, and one line for bad
+input."""
 
 from __future__ import annotations
 
@@ -131,10 +132,18 @@ def test_a_worker_killed_mid_sweep_loses_no_finished_result(tmp_path: Path) -> N
         Client(cluster) as client,
     ):
         outcome: dict = {}
-        worker = threading.Thread(
-            target=lambda: outcome.update(result=sweep.run_sweep(
-                "quickstart", layout, seeds=[0, 1, 2, 3], grid={}, scheduler=cluster.scheduler_address, cell_timeout=120)),
-        )  # fmt: skip
+
+        def sweep_four_seeds() -> None:
+            outcome["result"] = sweep.run_sweep(
+                "quickstart",
+                layout,
+                seeds=[0, 1, 2, 3],
+                grid={},
+                scheduler=cluster.scheduler_address,
+                cell_timeout=120,
+            )
+
+        worker = threading.Thread(target=sweep_four_seeds)
         worker.start()
         deadline = time.monotonic() + 120
         while (

@@ -48,7 +48,8 @@ def status_inputs(layout: Layout, chapters: list[str]) -> tuple[list[status.Chap
 
 
 def stage(layout: Layout, chapters: list[str]) -> Path:
-    """Mirror the book's sources into ``_build/site`` with executed notebooks and the generated status page in place."""
+    """Mirror the book's sources into ``_build/site`` with executed notebooks and the generated
+    status page in place."""
     site = layout.build / "site"
     for name in STATIC_SOURCES:
         copy_if_changed(layout.root / name, site / name)
@@ -74,7 +75,8 @@ def stage(layout: Layout, chapters: list[str]) -> Path:
 
 
 def build_html(layout: Layout, chapters: list[str]) -> subprocess.CompletedProcess:
-    """Run ``jupyter-book build`` on the staged site, warnings as errors; HTML in ``_build/html``."""
+    """Run ``jupyter-book build`` on the staged site, warnings as errors; HTML in
+    ``_build/html``."""
     site = stage(layout, chapters)
     command = [
         sys.executable,

@@ -61,7 +61,8 @@ class ClaimsFailed(AssertionError):
 
 @dataclass(frozen=True)
 class Claim:
-    """A named statement, its measured value, the bound the value must meet and where both come from."""
+    """A named statement, its measured value, the bound the value must meet and where both come
+    from."""
 
     name: str
     statement: str
@@ -80,7 +81,8 @@ class Claim:
             raise ValueError(f"relation must be '<=' or '>=', not {self.relation!r}")
         if self.source not in SOURCES:
             raise ValueError(
-                f"claim {self.name!r}: source must be one of {', '.join(SOURCES)}, not {self.source!r}"
+                f"claim {self.name!r}: source must be one of {', '.join(SOURCES)}, "
+                f"not {self.source!r}"
             )
         object.__setattr__(self, "value", float(self.value))
         object.__setattr__(self, "bound", float(self.bound))
@@ -94,12 +96,14 @@ class Claim:
         allowed = ALLOWED_FAILURES[self.source]
         if not allowed:
             raise ValueError(
-                f"claim {self.name!r}: an exact claim is mathematics that must hold; it cannot be a known failure"
+                f"claim {self.name!r}: an exact claim is mathematics that must hold; "
+                "it cannot be a known failure"
             )
         kind = self.failure or allowed[0]
         if kind not in allowed:
             raise ValueError(
-                f"claim {self.name!r}: a {self.source} claim's known failure is {' or '.join(allowed)}, not {kind!r}"
+                f"claim {self.name!r}: a {self.source} claim's known failure is "
+                f"{' or '.join(allowed)}, not {kind!r}"
             )
         object.__setattr__(self, "failure", kind)
 
@@ -112,7 +116,8 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        """reproduced / exact / holds (by source), its known failure kind, failed, unexpectedly holds, or not measured."""
+        """reproduced / exact / holds (by source), its known failure kind, failed, unexpectedly
+        holds, or not measured."""
         if math.isnan(self.value):
             return "not measured"
         if self.failure is None:
@@ -131,7 +136,8 @@ class Claim:
 
 
 def at_most(name: str, statement: str, value: float, bound: float, **provenance: Any) -> Claim:
-    """A claim that ``value <= bound``; keywords: source, reference, reason, known_failure, failure, title."""
+    """A claim that ``value <= bound``; keywords: source, reference, reason, known_failure, failure,
+    title."""
     return Claim(name, statement, value, bound, "<=", **provenance)
 
 
@@ -158,7 +164,8 @@ def format_number(x: float) -> str:
 
 
 def encode_number(x: float) -> float | str:
-    """A finite float as itself, a non-finite one as ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``."""
+    """A finite float as itself, a non-finite one as ``"NaN"``, ``"Infinity"`` or
+    ``"-Infinity"``."""
     if math.isfinite(x):
         return x
     return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
@@ -175,7 +182,8 @@ def claim_record(claim: Claim) -> dict[str, Any]:
 
 
 def claim_from_record(record: dict[str, Any]) -> Claim:
-    """The claim a :func:`claim_record` describes (derived fields are recomputed, not trusted; float() reads "NaN")."""
+    """The claim a :func:`claim_record` describes (derived fields are recomputed, not trusted;
+    float() reads "NaN")."""
     names = {f.name for f in fields(Claim)}
     values = {k: v for k, v in record.items() if k in names}
     return Claim(**values | {"value": float(values["value"]), "bound": float(values["bound"])})
@@ -227,8 +235,8 @@ VERDICT_CLASS = {
 CSS = """
 <style>
 .td-claims { width: 100%; table-layout: fixed; border-collapse: collapse; font-size: 0.9em; }
-.td-claims th, .td-claims td { vertical-align: top; padding: 0.35em 0.5em; border-bottom: 1px solid #ddd;
-  overflow-wrap: anywhere; text-align: left; }
+.td-claims th, .td-claims td { vertical-align: top; padding: 0.35em 0.5em;
+  border-bottom: 1px solid #ddd; overflow-wrap: anywhere; text-align: left; }
 .td-claims col.td-what { width: 64%; } .td-claims col.td-value { width: 19%; }
 .td-claims col.td-verdict { width: 17%; }
 .td-claims .td-detail { display: block; color: #555; font-size: 0.9em; margin-top: 0.2em; }
@@ -257,7 +265,8 @@ def badge(verdict_word: str) -> str:
 
 
 def claim_row(chapter: str, claim: Claim, *, link: str | None = None, note: str = "") -> str:
-    """One claim as a table row: what was tested and whose statement it is, the measurement against its bound, the outcome."""
+    """One claim as a table row: what was tested and whose statement it is, the measurement against
+    its bound, the outcome."""
     e = html.escape
     title = (
         f'<a href="{e(link)}">{e(claim.title)}</a>'
@@ -276,7 +285,8 @@ def claim_row(chapter: str, claim: Claim, *, link: str | None = None, note: str 
         f'{e(format_number(claim.value))}<span class="td-detail">must be {e(claim.must_be)}</span>'
     )
     outcome = badge(claim.verdict) + (f'<span class="td-detail">{e(note)}</span>' if note else "")
-    return f'<tr id="{anchor(chapter, claim.name)}"><td>{what}</td><td>{measured}</td><td>{outcome}</td></tr>'
+    cells = "".join(f"<td>{cell}</td>" for cell in (what, measured, outcome))
+    return f'<tr id="{anchor(chapter, claim.name)}">{cells}</tr>'
 
 
 def html_table(
@@ -286,14 +296,17 @@ def html_table(
     links: dict[str, str] | None = None,
     notes: dict[str, str] | None = None,
 ) -> str:
-    """The claims as a narrow three-column HTML table (no horizontal scrolling at a laptop's page width).
+    """The claims as a narrow three-column HTML table (no horizontal scrolling at a laptop's page
+    width).
 
-    ``links`` turn titles into links; ``notes`` add a line under a verdict (e.g. its hold rate over seeds).
+    ``links`` turn titles into links; ``notes`` add a line under a verdict (e.g. its hold rate over
+    seeds).
     """
     links, notes = links or {}, notes or {}
     head = (
-        '<table class="td-claims"><colgroup><col class="td-what"><col class="td-value"><col class="td-verdict">'
-        "</colgroup><thead><tr><th>claim, source and bound</th><th>measured</th><th>verdict</th></tr></thead><tbody>"
+        '<table class="td-claims"><colgroup><col class="td-what"><col class="td-value">'
+        '<col class="td-verdict"></colgroup><thead><tr><th>claim, source and bound</th>'
+        "<th>measured</th><th>verdict</th></tr></thead><tbody>"
     )
     rows = "".join(
         claim_row(chapter, c, link=links.get(c.name), note=notes.get(c.name, "")) for c in claims
@@ -303,7 +316,8 @@ def html_table(
 
 @dataclass(frozen=True)
 class ClaimsTable:
-    """A chapter's verdict as the notebook displays it: the HTML table, with the data frame as ``.data``."""
+    """A chapter's verdict as the notebook displays it: the HTML table, with the data frame as
+    ``.data``."""
 
     chapter: str
     claims: tuple[Claim, ...]
@@ -340,7 +354,8 @@ def _glue_values(chapter: str, claims: Sequence[Claim]) -> None:
 
 
 def check_provenance(chapter: str, claims: Sequence[Claim]) -> None:
-    """Refuse an empty list, duplicate names, or a claim that does not say where it and its bound come from."""
+    """Refuse an empty list, duplicate names, or a claim that does not say where it and its bound
+    come from."""
     if not claims:
         raise ValueError(f"chapter {chapter!r} produced no claims")
     names = [c.name for c in claims]
@@ -363,7 +378,8 @@ def failure_lines(claims: Sequence[Claim]) -> list[str]:
 
 
 def verdict(chapter: str, claims: Sequence[Claim]) -> ClaimsTable:
-    """Glue, record and return (for display) a chapter's claims; raise :class:`ClaimsFailed` unless all pass."""
+    """Glue, record and return (for display) a chapter's claims; raise :class:`ClaimsFailed` unless
+    all pass."""
     check_provenance(chapter, claims)
     _glue_values(chapter, claims)
     target = os.environ.get(CLAIMS_FILE_VARIABLE)

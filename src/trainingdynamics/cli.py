@@ -164,17 +164,29 @@ def sweep_and_report(args: argparse.Namespace, layout: Layout) -> int:
     if args.workers is not None and args.workers < 1:
         raise ParameterError(f"--workers must be at least 1, got {args.workers}")
     seeds, grid = parse_seeds(args.seeds), parse_grid(args.parameter)
-    result = run_sweep(args.chapter, layout, profile=args.profile, seeds=seeds, grid=grid,
-                       scheduler=args.scheduler, workers=args.workers, cell_timeout=args.cell_timeout)  # fmt: skip
+    result = run_sweep(
+        args.chapter,
+        layout,
+        profile=args.profile,
+        seeds=seeds,
+        grid=grid,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        cell_timeout=args.cell_timeout,
+    )
     print(result.summary.to_string(float_format=lambda x: f"{x:.4g}"))
     points = len(result.table.drop_duplicates(subset=["seed", *grid]))
-    print(f"{points} points ({result.computed} computed, {points - result.computed} from the cache, {result.failed} failed); "
-          f"table, summary and figure in {result.folder}")  # fmt: skip
+    cached = points - result.computed
+    print(
+        f"{points} points ({result.computed} computed, {cached} from the cache, "
+        f"{result.failed} failed); table, summary and figure in {result.folder}"
+    )
     return 1 if result.failed else 0
 
 
 def robustness_and_report(args: argparse.Namespace, layout: Layout) -> int:
-    """Sweep the chapters over seeds and update book/robustness.json; 0 even where a claim failed at some seed."""
+    """Sweep the chapters over seeds and update book/robustness.json; 0 even where a claim failed at
+    some seed."""
     from trainingdynamics.robustness import results_path, run_robustness
     from trainingdynamics.sweep import parse_seeds
 

@@ -11,7 +11,8 @@ PROGRESS_VARIABLE = "TRAININGDYNAMICS_PROGRESS"
 
 
 def progress_enabled() -> bool:
-    """On for an interactive terminal unless ``TRAININGDYNAMICS_PROGRESS=0``; ``=1`` forces it on."""
+    """On for an interactive terminal unless ``TRAININGDYNAMICS_PROGRESS=0``; ``=1`` forces it
+    on."""
     setting = os.environ.get(PROGRESS_VARIABLE)
     if setting is not None:
         return setting not in ("0", "false", "False", "")
@@ -24,7 +25,8 @@ def progress_bar(total: int, desc: str) -> tqdm:
 
 
 class LogLines:
-    """A file for tqdm that turns its carriage-return redraws into plain lines, each state once (for logs)."""
+    """A file for tqdm that turns its carriage-return redraws into plain lines, each state once (for
+    logs)."""
 
     def __init__(self, stream=None) -> None:
         self.stream = stream or sys.stderr
@@ -42,7 +44,8 @@ class LogLines:
 
 
 def cell_progress(desc: str) -> dict | bool:
-    """papermill's per-cell progress (tqdm keywords): a bar on a terminal, one plain line per cell in a log.
+    """papermill's per-cell progress (tqdm keywords): a bar on a terminal, one plain line per cell
+    in a log.
 
     Off when ``TRAININGDYNAMICS_PROGRESS=0``.
     """

@@ -1,8 +1,10 @@
-"""Robustness: every chapter's claims over many seeds, and the appendix page that shows their hold rates.
+"""Robustness: every chapter's claims over many seeds, and the appendix page that shows their hold
+rates.
 
 ``trainingdynamics robustness`` sweeps each chapter's quick profile over a range of seeds (on Dask,
 through :mod:`trainingdynamics.sweep`) and writes ``book/robustness.json``, a committed results file
-like ``bench/results.json``. The book renders the *Robustness* appendix from it at build time, and the
+like ``bench/results.json``. The book renders the *Robustness* appendix from it at build time, and
+the
 status page shows each claim's hold rate beside its verdict.
 """
 
@@ -31,7 +33,8 @@ def results_path(layout: Layout) -> Path:
 
 
 def read_results(layout: Layout) -> dict[str, Any]:
-    """The recorded hold rates per chapter ({} when none were measured, or the file is unreadable)."""
+    """The recorded hold rates per chapter ({} when none were measured, or the file is
+    unreadable)."""
     try:
         data = json.loads(results_path(layout).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -40,7 +43,8 @@ def read_results(layout: Layout) -> dict[str, Any]:
 
 
 def chapter_entry(result, seeds: list[int], profile: str) -> dict[str, Any]:
-    """One chapter's entry from a :class:`~trainingdynamics.sweep.SweepResult`: per claim, seeds held and value range."""
+    """One chapter's entry from a :class:`~trainingdynamics.sweep.SweepResult`: per claim, seeds
+    held and value range."""
     claims = {}
     for name, row in result.summary.iterrows():
         held = int(round(row["hold rate"] * row["points"]))
@@ -67,7 +71,8 @@ def run_robustness(
     workers: int | None,
     cell_timeout: int,
 ) -> dict:
-    """Sweep each chapter's quick profile over ``seeds`` and update its entry in ``book/robustness.json``."""
+    """Sweep each chapter's quick profile over ``seeds`` and update its entry in
+    ``book/robustness.json``."""
     from trainingdynamics.sweep import run_sweep
 
     data = read_results(layout)
@@ -85,8 +90,10 @@ def run_robustness(
         atomic_write_text(
             results_path(layout), json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
         )
+        failing = len(data[chapter]["failed_seeds"])
         print(
-            f"{chapter}: {len(seeds)} seeds, {result.computed} computed, {len(data[chapter]['failed_seeds'])} with a failing claim"
+            f"{chapter}: {len(seeds)} seeds, {result.computed} computed, "
+            f"{failing} with a failing claim"
         )
     return data
 
@@ -98,24 +105,33 @@ def hold_rates(data: Mapping[str, Any], chapter: str) -> dict[str, str]:
 
 
 def seed_summary(chapter: str, path: Path | str = RESULTS) -> pd.DataFrame:
-    """A chapter's claims in the committed sweep (``robustness.json`` beside the notebooks): seeds held, points, value range."""
+    """A chapter's claims in the committed sweep (``robustness.json`` beside the notebooks): seeds
+    held, points, value range."""
     import pandas as pd
 
     entry = json.loads(Path(path).read_text(encoding="utf-8")).get(chapter, {})
-    rows = {name: {"held": c["held"], "points": c["points"], "min": float(c["min"]), "max": float(c["max"])}
-            for name, c in entry.get("claims", {}).items()}  # fmt: skip
+    rows = {
+        name: {
+            "held": c["held"],
+            "points": c["points"],
+            "min": float(c["min"]),
+            "max": float(c["max"]),
+        }
+        for name, c in entry.get("claims", {}).items()
+    }
     return pd.DataFrame.from_dict(rows, orient="index", columns=["held", "points", "min", "max"])
 
 
 def robustness_page(chapters: Sequence[tuple[str, str]], data: Mapping[str, Any]) -> str:
-    """The appendix in MyST Markdown: per chapter (name, title), each claim's hold rate and value range."""
+    """The appendix in MyST Markdown: per chapter (name, title), each claim's hold rate and value
+    range."""
     lines = [
         "# Robustness over seeds",
         "",
-        "Each chapter's claims are checked at one seed when the book is built. Here each chapter's quick "
-        "profile was run over a range of seeds (`make robustness`), and each claim's hold rate is the "
-        "share of seeds at which it passed (a known failure passes while it fails). A claim that held on "
-        "fewer than all seeds says so here and on the status page.",
+        "Each chapter's claims are checked at one seed when the book is built. Here each "
+        "chapter's quick profile was run over a range of seeds (`make robustness`), and each "
+        "claim's hold rate is the share of seeds at which it passed (a known failure passes while "
+        "it fails). A claim that held on fewer than all seeds says so here and on the status page.",
     ]
     for name, title in chapters:
         lines += ["", f"## {title}", ""]
@@ -134,7 +150,7 @@ def robustness_page(chapters: Sequence[tuple[str, str]], data: Mapping[str, Any]
         ]
         for claim, c in entry["claims"].items():
             mark = "" if c["held"] == c["points"] else " (**not all**)"
-            lines.append(
-                f"| {html.escape(claim)} | {c['held']} of {c['points']}{mark} | {format_number(float(c['min']))} | {format_number(float(c['max']))} |"
-            )
+            low, high = (format_number(float(c[end])) for end in ("min", "max"))
+            held = f"{c['held']} of {c['points']}{mark}"
+            lines.append(f"| {html.escape(claim)} | {held} | {low} | {high} |")
     return "\n".join(lines) + "\n"

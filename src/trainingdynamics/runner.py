@@ -81,7 +81,8 @@ class Layout:
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding ``_toc.yml`` and ``book/``."""
+    """The nearest folder at or above ``start`` (default: cwd) holding ``_toc.yml`` and
+    ``book/``."""
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "_toc.yml").is_file() and (folder / "book").is_dir():
@@ -134,7 +135,8 @@ def validate_chapters(chapters: list[str], layout: Layout) -> None:
 def chapter_parameters(
     chapter: str, layout: Layout, profile: str, overrides: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Validated papermill parameters: ``profile``, ``seed``, ``device`` and the chapter's ``overrides``.
+    """Validated papermill parameters: ``profile``, ``seed``, ``device`` and the chapter's
+    ``overrides``.
 
     ``overrides`` holds the chapter's knobs (``Config`` fields) by name; each is checked against the
     study's ``Config`` here, before anything runs, so a bad one is a one-line error.
@@ -171,7 +173,8 @@ def chapter_parameters(
 
 
 def source_digest(root: Path) -> str:
-    """A hash of the package's Python files that chapters can import (any change invalidates every chapter).
+    """A hash of the package's Python files that chapters can import (any change invalidates every
+    chapter).
 
     The benchmarks subpackage is left out: no chapter imports it.
     """
@@ -195,7 +198,8 @@ def cache_key(notebook: Path, params: Mapping[str, Any], package_digest: str) ->
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
-    """A chapter's claims record, or ``None`` if it was never written, is unreadable or is not a JSON object."""
+    """A chapter's claims record, or ``None`` if it was never written, is unreadable or is not a
+    JSON object."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -204,10 +208,12 @@ def read_record(path: Path) -> dict[str, Any] | None:
 
 
 def slot_name(chapter: str, params: Mapping[str, Any], overridden: bool) -> str:
-    """``chapter`` for a run that sets only the profile; ``chapter@<hash of its parameters>`` for one with overrides."""
+    """``chapter`` for a run that sets only the profile; ``chapter@<hash of its parameters>`` for
+    one with overrides."""
     if not overridden:
         return chapter
-    return f"{chapter}@{hashlib.sha256(json.dumps(dict(params), sort_keys=True).encode()).hexdigest()[:10]}"
+    digest = hashlib.sha256(json.dumps(dict(params), sort_keys=True).encode()).hexdigest()
+    return f"{chapter}@{digest[:10]}"
 
 
 def recorded_key(record: Mapping[str, Any] | None) -> str | None:
@@ -225,7 +231,8 @@ def notebook_key(notebook: Path) -> str | None:
 
 
 def is_fresh(slot: str, layout: Layout, key: str) -> bool:
-    """Whether a passing run with this key is recorded, beside an executed notebook stamped with the same key."""
+    """Whether a passing run with this key is recorded, beside an executed notebook stamped with the
+    same key."""
     record = read_record(layout.claims(slot))
     return (
         recorded_key(record) == key
@@ -237,7 +244,8 @@ def is_fresh(slot: str, layout: Layout, key: str) -> bool:
 
 @contextmanager
 def kernel_environment(claims_file: Path, layout: Layout) -> Iterator[None]:
-    """Point the kernel at this interpreter and the claims file; silence its progress bars; one BLAS thread.
+    """Point the kernel at this interpreter and the claims file; silence its progress bars; one BLAS
+    thread.
 
     The chapters' networks are tiny, so more threads only add overhead, and a fixed thread count
     keeps claims from depending on the core count: the caller's OMP/MKL settings are overridden.
@@ -248,7 +256,8 @@ def kernel_environment(claims_file: Path, layout: Layout) -> Iterator[None]:
         spec,
         json.dumps(
             {
-                # the kernel's own log (transport warnings, tracebacks of requests interrupted by a stop) is not
+                # the kernel's own log (transport warnings, tracebacks of requests interrupted by a
+                # stop) is not
                 # for the reader: cell errors, timeouts and a dead kernel are reported by papermill
                 "argv": [
                     sys.executable,
@@ -293,7 +302,8 @@ class Outcome:
     cached: bool
     seconds: float  # for a cached result, the recorded run's time
     message: str = ""
-    slot: str = ""  # the record's name under _build/claims (the chapter's, or chapter@hash for other parameters)
+    # the record's name under _build/claims (the chapter's, or chapter@hash for other parameters)
+    slot: str = ""
 
 
 def first_line(error: BaseException) -> str:
@@ -304,9 +314,11 @@ def first_line(error: BaseException) -> str:
 
 
 def stopped_cell(notebook: Path) -> str:
-    """The source's code cell a run stopped in, from papermill's timings in the partial notebook: "code cell k (first line)".
+    """The source's code cell a run stopped in, from papermill's timings in the partial notebook:
+    "code cell k (first line)".
 
-    That is the last code cell that started; cells papermill added (injected parameters, error banners) are not counted.
+    That is the last code cell that started; cells papermill added (injected parameters, error
+    banners) are not counted.
     """
     try:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
@@ -330,9 +342,11 @@ def stopped_cell(notebook: Path) -> str:
 
 
 def finish_notebook(notebook: Path, key: str) -> None:
-    """Stamp the cache key into the metadata and tag the source's ``parameters`` cell ``remove-cell``.
+    """Stamp the cache key into the metadata and tag the source's ``parameters`` cell
+    ``remove-cell``.
 
-    The page then shows the injected values only, and a cache hit can check that notebook and record belong together.
+    The page then shows the injected values only, and a cache hit can check that notebook and record
+    belong together.
     """
     import nbformat
 
@@ -357,7 +371,8 @@ def process_alive(pid: int) -> bool:
 
 
 def prepare_scratch(layout: Layout) -> None:
-    """Create ``_build/tmp`` (failing before any chapter runs if it cannot be written) and remove the
+    """Create ``_build/tmp`` (failing before any chapter runs if it cannot be written) and remove
+    the
     ``<chapter>.<pid>.*`` files whose process is gone, left by a killed run."""
     layout.scratch.mkdir(parents=True, exist_ok=True)
     for path in layout.scratch.iterdir():
@@ -367,12 +382,14 @@ def prepare_scratch(layout: Layout) -> None:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C so that the kernel is stopped and temporaries removed."""
+    """SIGTERM, raised in the main thread like Ctrl-C so that the kernel is stopped and temporaries
+    removed."""
 
 
 @contextmanager
 def termination_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a
+    no-op)."""
 
     def interrupt(signum, frame):
         raise Terminated()
@@ -391,7 +408,8 @@ def termination_as_interrupt() -> Iterator[None]:
 def execute(
     chapter: str, slot: str, layout: Layout, params: Mapping[str, Any], key: str, cell_timeout: int
 ) -> Outcome:
-    """Run one chapter with papermill; commit its notebook and claims record as a pair, or to ``_build/failed``."""
+    """Run one chapter with papermill; commit its notebook and claims record as a pair, or to
+    ``_build/failed``."""
     import papermill
 
     layout.scratch.mkdir(parents=True, exist_ok=True)
@@ -464,7 +482,8 @@ def run_chapters(
     force: bool = False,
     cell_timeout: int = DEFAULT_CELL_TIMEOUT,
 ) -> list[Outcome]:
-    """Validate everything first, then run each stale chapter; one failure does not stop the rest."""
+    """Validate everything first, then run each stale chapter; one failure does not stop the
+    rest."""
     validate_chapters(chapters, layout)
     overrides = dict(overrides or {})
     profile = overrides.pop("profile", profile)
@@ -499,7 +518,8 @@ def run_chapters(
 
 
 def last_result(chapter: str, layout: Layout) -> str:
-    """The chapter's own slot: ``reproduced`` (with the known failures by kind), ``failed`` or ``not run``.
+    """The chapter's own slot: ``reproduced`` (with the known failures by kind), ``failed`` or ``not
+    run``.
 
     A failed run's record sits in ``_build/failed`` until a later run of the same slot passes.
     """

@@ -27,12 +27,14 @@ def torch_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gene
 
 
 def _key(part: int | str) -> int:
-    """A stable non-negative integer for a stream name or number (``hash`` of a str is salted per process)."""
+    """A stable non-negative integer for a stream name or number (``hash`` of a str is salted per
+    process)."""
     return zlib.crc32(part.encode()) if isinstance(part, str) else int(part)
 
 
 def child_rng(seed: int, *stream: int | str) -> np.random.Generator:
-    """An independent NumPy generator for one named part of an experiment, e.g. ``child_rng(seed, "data", width)``.
+    """An independent NumPy generator for one named part of an experiment, e.g. ``child_rng(seed,
+    "data", width)``.
 
     Streams with different names are statistically independent of each other and of
     ``default_rng(seed)``, so adding a new part never shifts the draws of the others.
@@ -47,7 +49,8 @@ def child_seed(seed: int, *stream: int | str) -> int:
 
 @contextmanager
 def torch_seeded(seed: int, *stream: int | str) -> Iterator[None]:
-    """Inside the block torch's CPU generator is seeded from :func:`child_seed`; after it, its state is restored.
+    """Inside the block torch's CPU generator is seeded from :func:`child_seed`; after it, its state
+    is restored.
 
     For code that draws from torch's global generator, e.g. ``nn.Module`` initialisation.
     """

@@ -1,4 +1,5 @@
-"""The *Reproduction status* page: every chapter's claims and verdicts, generated from the runner's records.
+"""The *Reproduction status* page: every chapter's claims and verdicts, generated from the runner's
+records.
 
 The page is written at build time from ``_build/claims/<chapter>.json`` and never edited by hand,
 so it stays true when a chapter's claims change. Each claim is recomputed from its record (value,
@@ -32,7 +33,8 @@ VERDICT_WORDS = {"holds": "holds (ours)", "not supported": "not supported (ours)
 
 @dataclass(frozen=True)
 class Chapter:
-    """What the page says about a chapter besides its claims: its name, title and paper (a citation key)."""
+    """What the page says about a chapter besides its claims: its name, title and paper (a citation
+    key)."""
 
     name: str
     title: str
@@ -40,7 +42,8 @@ class Chapter:
 
 
 def claims_of(record: Mapping[str, Any] | None) -> list[Claim] | None:
-    """The claims of a chapter record, or ``None`` if the record is missing or not of the expected shape."""
+    """The claims of a chapter record, or ``None`` if the record is missing or not of the expected
+    shape."""
     if (
         not isinstance(record, Mapping)
         or not isinstance(record.get("claims"), list)
@@ -71,7 +74,8 @@ def counted(n: int, word: str) -> str:
 def summary_line(
     chapters: Sequence[Chapter], records: Mapping[str, Mapping[str, Any] | None]
 ) -> str:
-    """The front page's one line: papers, claims and their verdicts, missing chapters, a link to the page."""
+    """The front page's one line: papers, claims and their verdicts, missing chapters, a link to the
+    page."""
     parsed = {c.name: claims_of(records.get(c.name)) for c in chapters}
     claims = [claim for found in parsed.values() if found for claim in found]
     papers = len({c.paper for c in chapters if c.paper})
@@ -99,8 +103,9 @@ def chapter_section(
     claims = claims_of(record)
     if claims is None:
         why = "no claims record" if record is None else "its claims record is unreadable"
-        lines += ["", f'<p><span class="td-badge not-run">not run</span> {why}: '
-                  f"run <code>trainingdynamics run {chapter.name}</code>, then build the book again.</p>"]  # fmt: skip
+        command = f"<code>trainingdynamics run {chapter.name}</code>"
+        badge = '<span class="td-badge not-run">not run</span>'
+        lines += ["", f"<p>{badge} {why}: run {command}, then build the book again.</p>"]
         return "\n".join(lines)
     links = {c.name: f"{chapter.name}.html#{anchor(chapter.name, c.name)}" for c in claims}
     table = html_table(chapter.name, claims, links=links, notes=dict(hold_rates or {}))
@@ -113,17 +118,18 @@ def status_page(
     records: Mapping[str, Mapping[str, Any] | None],
     hold_rates: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
-    """The whole page in MyST Markdown (the tables as raw HTML); ``hold_rates[chapter][claim]`` under verdicts."""
+    """The whole page in MyST Markdown (the tables as raw HTML); ``hold_rates[chapter][claim]``
+    under verdicts."""
     intro = (
-        "# Reproduction status\n\n"
-        "Every claim the chapters check, with its verdict. A claim's **source** says whose statement it "
-        "tests: *paper* (with where to find it in the paper), *exact* (mathematics that must hold to "
-        "rounding) or *ours* (a hypothesis or sanity check of our own, with why). Only a paper's statement "
-        "can be *not reproduced* (we ran the paper's regime, or the closest we can, and it fails) or *out "
-        "of reach* (the paper's regime cannot be reached on this machine); a failed hypothesis of ours is "
-        "*not supported*, a finding about our hypothesis and not about the paper. Known failures stay "
-        "computed: the day one starts holding, its chapter fails and its text gets updated. "
-        "This page is generated from the last run of each chapter; under a verdict, how many seeds it "
+        "# Reproduction status\n\nEvery claim the chapters check, with its verdict. A claim's "
+        "**source** says whose statement it tests: *paper* (with where to find it in the paper), "
+        "*exact* (mathematics that must hold to rounding) or *ours* (a hypothesis or sanity check "
+        "of our own, with why). Only a paper's statement can be *not reproduced* (we ran the "
+        "paper's regime, or the closest we can, and it fails) or *out of reach* (the paper's "
+        "regime cannot be reached on this machine); a failed hypothesis of ours is *not "
+        "supported*, a finding about our hypothesis and not about the paper. Known failures stay "
+        "computed: the day one starts holding, its chapter fails and its text gets updated. This "
+        "page is generated from the last run of each chapter; under a verdict, how many seeds it "
         "held on in the [robustness sweep](robustness.md).\n\n"
         + summary_line(chapters, records).replace(f" ([details]({PAGE}.md))", "")
         + "\n"

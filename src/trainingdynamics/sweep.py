@@ -77,7 +77,8 @@ def parse_value(text: str) -> Any:
 
 
 def parse_grid(assignments: Iterable[str]) -> dict[str, list[Any]]:
-    """``["lr=0.1,0.2", "width=8"]`` → ``{"lr": [0.1, 0.2], "width": [8]}``; one line for a malformed item."""
+    """``["lr=0.1,0.2", "width=8"]`` → ``{"lr": [0.1, 0.2], "width": [8]}``; one line for a
+    malformed item."""
     grid: dict[str, list[Any]] = {}
     for item in assignments:
         name, sep, text = item.partition("=")
@@ -107,7 +108,8 @@ def grid_points(seeds: list[int], grid: Mapping[str, list[Any]]) -> list[dict[st
 def run_point(
     root: str, chapter: str, profile: str, point: dict[str, Any], cell_timeout: int
 ) -> dict[str, Any]:
-    """Execute (or read back from the cache) one grid point in a worker; never raises: errors are recorded."""
+    """Execute (or read back from the cache) one grid point in a worker; never raises: errors are
+    recorded."""
     os.environ["TRAININGDYNAMICS_PROGRESS"] = "0"
     layout = Layout(Path(root))
     try:
@@ -136,13 +138,24 @@ def run_point(
         "status": outcome.status,
         "cached": outcome.cached,
         "message": outcome.message,
-        "claims": [{"claim": c.name, "value": c.value, "bound": c.bound, "relation": c.relation, "verdict": c.verdict,
-                    "passed": c.passed, "source": c.source} for c in claims],
-    }  # fmt: skip
+        "claims": [
+            {
+                "claim": c.name,
+                "value": c.value,
+                "bound": c.bound,
+                "relation": c.relation,
+                "verdict": c.verdict,
+                "passed": c.passed,
+                "source": c.source,
+            }
+            for c in claims
+        ],
+    }
 
 
 def tidy_table(results: list[dict[str, Any]], names: list[str]) -> pd.DataFrame:
-    """One row per point and claim (a point without claims keeps one row with its status and message)."""
+    """One row per point and claim (a point without claims keeps one row with its status and
+    message)."""
     rows = []
     for r in results:
         base = {
@@ -169,7 +182,8 @@ def tidy_table(results: list[dict[str, Any]], names: list[str]) -> pd.DataFrame:
 
 
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Per claim: points measured, the share that passed (hold rate) and the value's min, median and max."""
+    """Per claim: points measured, the share that passed (hold rate) and the value's min, median and
+    max."""
     measured = table.dropna(subset=["claim"])
     grouped = measured.groupby("claim", sort=False)
     return pd.DataFrame(
@@ -245,7 +259,8 @@ def sweep_folder(
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int | None):
-    """A client of the given scheduler, or of an embedded LocalCluster (one single-threaded process per worker)."""
+    """A client of the given scheduler, or of an embedded LocalCluster (one single-threaded process
+    per worker)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -253,7 +268,8 @@ def dask_client(scheduler: str | None, workers: int | None):
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as error:
             raise ParameterError(
-                f"cannot reach the Dask scheduler at {scheduler} within {SCHEDULER_TIMEOUT}: {error}"
+                f"cannot reach the Dask scheduler at {scheduler} "
+                f"within {SCHEDULER_TIMEOUT}: {error}"
             ) from None
         with client:
             yield client
@@ -280,7 +296,8 @@ def run_sweep(
     workers: int | None = None,
     cell_timeout: int,
 ) -> SweepResult:
-    """Validate every point, run them on Dask, write table.csv, table.parquet, summary.csv and figure.png."""
+    """Validate every point, run them on Dask, write table.csv, table.parquet, summary.csv and
+    figure.png."""
     from distributed import as_completed
     from tqdm import tqdm
 
@@ -320,7 +337,8 @@ def run_sweep(
 def write_outputs(
     folder: Path, table: pd.DataFrame, summary: pd.DataFrame, names: list[str]
 ) -> None:
-    """The table as CSV and Parquet, the summary as CSV and the figure as PNG, each written atomically."""
+    """The table as CSV and Parquet, the summary as CSV and the figure as PNG, each written
+    atomically."""
     import matplotlib
 
     matplotlib.use("Agg")

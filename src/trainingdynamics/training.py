@@ -60,7 +60,8 @@ Callback = Callable[[Step], bool | None]
 
 
 def every(period: int, callback: Callback, *, first: bool = True) -> Callback:
-    """Wrap ``callback`` to run on steps that are multiples of ``period`` (and step 0 if ``first``)."""
+    """Wrap ``callback`` to run on steps that are multiples of ``period`` (and step 0 if
+    ``first``)."""
     if period < 1:
         raise ValueError(f"period must be >= 1, got {period}")
 
@@ -89,7 +90,8 @@ def log_spaced_steps(last: int, count: int) -> np.ndarray:
 
 
 def batches(n: int, batch_size: int | None, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Endless index batches: the whole set, or per-epoch shuffles cut into ``batch_size`` pieces."""
+    """Endless index batches: the whole set, or per-epoch shuffles cut into ``batch_size``
+    pieces."""
     while True:
         if batch_size is None or batch_size >= n:
             yield torch.arange(n)

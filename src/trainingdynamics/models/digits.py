@@ -13,7 +13,8 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 def mlp(
     widths: tuple[int, ...], *, activation: Activation = "relu", batch_norm: bool = False
 ) -> nn.Sequential:
-    """Fully connected layers ``widths[0] → … → widths[-1]``; hidden layers get [BatchNorm and] the activation."""
+    """Fully connected layers ``widths[0] → … → widths[-1]``; hidden layers get [BatchNorm and] the
+    activation."""
     if len(widths) < 2:
         raise ValueError(f"an MLP needs at least an input and an output width, got {widths}")
     layers: list[nn.Module] = []
@@ -32,7 +33,8 @@ def cnn(
     activation: Activation = "relu",
     batch_norm: bool = False,
 ) -> nn.Sequential:
-    """3×3 'same' convolutions on 1×8×8 inputs, each followed by [BatchNorm,] the activation and 2×2 max pooling, then a linear read-out."""
+    """3×3 'same' convolutions on 1×8×8 inputs, each followed by [BatchNorm,] the activation and 2×2
+    max pooling, then a linear read-out."""
     layers: list[nn.Module] = []
     side = 8
     for fan_in, fan_out in zip((1, *channels[:-1]), channels, strict=True):
