@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # BackPACK declares torchvision, which would replace the CPU torch with a multi-GB CUDA build: no deps.
 BACKPACK_SPEC ?= backpack-for-pytorch==1.7.1
 
-.PHONY: env book test test-fast bench robustness clean
+.PHONY: env book lint format test test-fast bench robustness clean
 
 env: $(STAMP)
 
@@ -28,8 +28,17 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/trainingdynamics build --profile $(PROFILE)
 
+# ruff (its settings are in pyproject.toml): the package, tests, benchmarks and the notebooks' code cells.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
 # pytest-xdist runs two workers on two cores: one thread each, or OpenMP spin-waits stall them.
-test: $(STAMP)
+test: lint
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The inner loop: everything except chapter execution (no notebooks, no book build, no runner runs).

@@ -71,6 +71,8 @@ def stage(layout: Layout, chapters: list[str]) -> Path:
     )
     for chapter in chapters:
         copy_if_changed(layout.executed(chapter), site / "book" / f"{chapter}.ipynb")
+    for path in (layout.root / "src").rglob("*.py"):  # the code pages show with literalinclude
+        copy_if_changed(path, site / path.relative_to(layout.root))
     return site
 
 
