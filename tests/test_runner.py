@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -124,9 +125,15 @@ def test_run_records_claims_then_hits_the_cache(probe, capsys) -> None:
         "source"
     ] == "ours"
     assert runner.notebook_key(probe.executed("probe")) == record["run"]["key"]
-    assert "[1/1] probe: running" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "[1/1] probe: running" in err
+    assert re.search(r"\[1/1\] probe: reproduced in [0-9.]+ s; 1 claim: 1 holds \(ours\)", err)
     (second,) = run_chapters(["probe"], probe)
     assert second.cached and second.seconds == record["run"]["seconds"]
+    seconds = record["run"]["seconds"]
+    assert f"[1/1] probe: cached (recorded run {seconds:.1f} s); 1 claim: 1 holds (ours)" in (
+        capsys.readouterr().err
+    )
     assert "cached (recorded run: " in summary([second])
     assert main(["--root", str(probe.root), "list"]) == 0
     assert "quickstart   not run" in capsys.readouterr().out

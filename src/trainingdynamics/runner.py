@@ -33,7 +33,7 @@ from trainingdynamics.claims import CLAIMS_FILE_VARIABLE, failure_lines
 from trainingdynamics.fileio import atomic_replace, atomic_write_text
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.progress import cell_progress
-from trainingdynamics.status import claims_of
+from trainingdynamics.status import claims_of, counted, tally, tally_text
 
 KERNEL_NAME = "trainingdynamics"
 # BLAS and OpenMP threads of every chapter kernel, whatever the caller's environment
@@ -497,24 +497,33 @@ def run_chapters(
         for number, (chapter, params) in enumerate(plans.items(), 1):
             slot = slot_name(chapter, params, overridden=bool(overrides))
             key = cache_key(layout.source(chapter), params, package_digest)
+            prefix = f"[{number}/{len(plans)}] {chapter}"
             if not force and is_fresh(slot, layout, key):
                 seconds = read_record(layout.claims(slot))["run"].get("seconds", 0.0)
                 outcomes.append(Outcome(chapter, "reproduced", True, seconds, slot=slot))
+                note = f"cached (recorded run {seconds:.1f} s)"
+                print(f"{prefix}: {note}; {claims_tally(layout, slot)}", file=sys.stderr)
                 continue
             if layout.claims(slot).exists() and claims_of(read_record(layout.claims(slot))) is None:
                 print(
                     f"note: {layout.claims(slot)} is not a claims record; treating it as absent",
                     file=sys.stderr,
                 )
-            print(f"[{number}/{len(plans)}] {chapter}: running", file=sys.stderr, flush=True)
+            print(f"{prefix}: running", file=sys.stderr, flush=True)
             outcome = execute(chapter, slot, layout, params, key, cell_timeout)
-            print(
-                f"[{number}/{len(plans)}] {chapter}: {outcome.status} in {outcome.seconds:.1f} s",
-                file=sys.stderr,
-                flush=True,
-            )
+            result = f"{outcome.status} in {outcome.seconds:.1f} s"
+            print(f"{prefix}: {result}; {claims_tally(layout, slot)}", file=sys.stderr, flush=True)
             outcomes.append(outcome)
     return outcomes
+
+
+def claims_tally(layout: Layout, slot: str) -> str:
+    """E.g. "12 claims: 8 exact, 3 reproduced, 1 not reproduced", from the slot's latest record."""
+    records = (read_record(layout.failed_record(slot)), read_record(layout.claims(slot)))
+    latest = next((claims_of(r) for r in records if claims_of(r) is not None), None)
+    if latest is None:
+        return "no claims recorded"
+    return f"{counted(len(latest), 'claim')}: {tally_text(tally(latest))}"
 
 
 def last_result(chapter: str, layout: Layout) -> str:
