@@ -1,4 +1,4 @@
-"""The chapter registry: one name per chapter, shared by the notebook, the study module and the CLI."""
+"""The chapter registry: one name per chapter, for the notebook, the study package and the CLI."""
 
 from __future__ import annotations
 
