@@ -177,9 +177,10 @@ def check_solutions(page: Page, report: PageReport) -> None:
 def visit(page: Page, url: str, screenshot: Path | None = None) -> PageReport:
     """Open ``url``, wait for MathJax and the images, then record what a reader would run into."""
     report = PageReport()
+    favicon = urllib.parse.urljoin(url, "/favicon.ico")  # Chromium asks for it unprompted
 
     def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
+        if message.type == "error" and message.location.get("url") != favicon:
             report.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
 
     listeners = {
