@@ -3,10 +3,11 @@
 The quick-profile book (the session's ``quick_book``) is served over http on localhost and each
 page is opened in turn by Playwright driving the system Chromium (never a downloaded browser; no
 request leaves the machine). A page passes when it logs no console error, every image has loaded,
-MathJax typeset every formula, every internal link (and its ``#fragment``) resolves, and every
-exercise solution is collapsed until clicked. The status page must list every claim of every
-chapter's record. A screenshot of each page goes to the repository's ``_build/screenshots/`` for a
-person to look at. The checks are themselves tested on small fixture pages, without a book.
+MathJax typeset every formula, no notebook output went to stderr (a warning the reader cannot act
+on), every internal link (and its ``#fragment``) resolves, and every exercise solution is
+collapsed until clicked. The status page must list every claim of every chapter's record. A
+screenshot of each page goes to the repository's ``_build/screenshots/`` for a person to look
+at. The checks are themselves tested on small fixture pages, without a book.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class PageReport:
     errors: list[str] = field(default_factory=list)  # console errors, page errors, failed requests
     broken_images: list[str] = field(default_factory=list)
     raw_math: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)  # notebook outputs on stderr (warnings)
     links: set[str] = field(default_factory=set)  # absolute URLs on the served site
     exercises: int = 0
     solutions: list[str] = field(default_factory=list)  # ids of solutions that behaved
@@ -195,6 +197,7 @@ def visit(page: Page, url: str, screenshot: Path | None = None) -> PageReport:
         page.evaluate(MATHJAX_READY_JS)
         report.broken_images = page.evaluate(BROKEN_IMAGES_JS, TIMEOUT_MS // 2)
         report.raw_math = page.evaluate(RAW_MATH_JS)
+        report.stderr = [text[:120] for text in page.locator(".output.stderr").all_inner_texts()]
         report.links = {link.removesuffix("#") for link in page.evaluate(LINKS_JS)}
         report.exercises = page.locator("div.exercise").count()
         report.claim_rows = {r[0]: tuple(r[1:]) for r in page.evaluate(CLAIM_ROWS_JS)}
@@ -307,7 +310,8 @@ def fixture_site() -> SiteReport:
 
 def test_checks_pass_the_good_fixture_page(fixture_site: SiteReport) -> None:
     good = fixture_site.pages["good.html"]
-    assert good.errors == good.broken_images == good.raw_math == good.bad_solutions == []
+    assert good.errors == good.broken_images == good.raw_math == good.stderr == []
+    assert good.bad_solutions == []
     assert "good.html" not in fixture_site.dead
     assert any(link.endswith("/bad.html#faults") for link in good.links)
 
@@ -322,6 +326,7 @@ def test_checks_catch_each_fault_of_the_bad_fixture_page(fixture_site: SiteRepor
     dead = [link.rsplit("/", 1)[-1] for link in fixture_site.dead["bad.html"]]
     assert dead == ["good.html#no-such-section", "nowhere.html"]
     assert bad.bad_solutions == ["open-solution: shown before any click"]
+    assert [text.split(":")[0] for text in bad.stderr] == ["UserWarning"]
 
 
 # The quick-profile book.
@@ -355,6 +360,11 @@ def test_every_image_loads(book_site: SiteReport) -> None:
 @pytest.mark.slow
 def test_mathjax_typesets_every_formula(book_site: SiteReport) -> None:
     assert problems(book_site, "raw_math") == {}
+
+
+@pytest.mark.slow
+def test_no_warning_or_other_stderr_output_on_any_page(book_site: SiteReport) -> None:
+    assert problems(book_site, "stderr") == {}
 
 
 @pytest.mark.slow
