@@ -81,8 +81,10 @@ BROKEN_IMAGES_JS = """async (ms) => {
     .map((image) => image.getAttribute("src"));
 }"""
 
-MATHJAX_READY_JS = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+# MathJax's first typesetting done (or the time up: what is left untypeset is then raw maths).
+MATHJAX_READY_JS = """async (ms) => {
+  const startup = window.MathJax && MathJax.startup && MathJax.startup.promise;
+  if (startup) await Promise.race([startup, new Promise((done) => setTimeout(done, ms))]);
 }"""
 
 LINKS_JS = """() => Array.from(document.querySelectorAll("a[href]"), (a) => a.href)"""
@@ -194,7 +196,7 @@ def visit(page: Page, url: str, screenshot: Path | None = None) -> PageReport:
         page.on(event, listener)
     try:
         page.goto(url, wait_until="load")
-        page.evaluate(MATHJAX_READY_JS)
+        page.evaluate(MATHJAX_READY_JS, TIMEOUT_MS // 2)
         report.broken_images = page.evaluate(BROKEN_IMAGES_JS, TIMEOUT_MS // 2)
         report.raw_math = page.evaluate(RAW_MATH_JS)
         report.stderr = [text[:120] for text in page.locator(".output.stderr").all_inner_texts()]
