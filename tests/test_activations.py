@@ -1,5 +1,6 @@
 """The activations study: its measurements on synthetic inputs, its configs, and its claims at the
-quick profile."""
+quick profile.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def geometric_run(
     vectors: np.ndarray | None = None,
 ) -> training.TrainingRun:
     """A run whose components along the eigenvectors (default: the axes) decay exactly as (1 −
-    speedup·ηλ_i)^t; H(0) = G."""
+    speedup·ηλ_i)^t; H(0) = G.
+    """
     vectors = np.eye(len(eigenvalues)) if vectors is None else vectors
     t = np.arange(steps + 1)[:, None]
     residuals = (start * (1 - speedup * eta * eigenvalues) ** t) @ vectors.T
@@ -112,7 +114,8 @@ def depth_sweep_with(
     depths: np.ndarray, growth: np.ndarray, circle_lambda_min: np.ndarray | None = None
 ) -> depth.DepthSweep:
     """A DepthSweep with the growth rows (σ_w = DEPTH_SCALE, then 2) and the n_points circles' λ_min
-    filled in."""
+    filled in.
+    """
     circles = np.zeros((1, len(depths))) if circle_lambda_min is None else circle_lambda_min
     return depth.DepthSweep(
         depths,

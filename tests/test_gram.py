@@ -1,5 +1,6 @@
 """Gram matrices: quadrature against closed forms and nested adaptive quadrature, Monte Carlo,
-autograd."""
+autograd.
+"""
 
 from __future__ import annotations
 
