@@ -35,7 +35,8 @@ from .training import deviation, leading_rate_errors, limit_gap, loss_mismatch
 
 def claims(result: ActivationsResult) -> list[Claim]:
     """Exact Gram checks, the abstract's two statements on low-dimensional data, and our tests of
-    the rest."""
+    the rest.
+    """
     cfg, s = result.cfg, result.spectra
     k2 = list(s.subspace_dims).index(2)
     smooth = max(s.lambda_min["tanh"][k2], s.lambda_min["swish"][k2])

@@ -61,7 +61,8 @@ class DepthSweep:
 
 def chi_quadrature(scale: float = DEPTH_SCALE, nodes: int = 200) -> float:
     """χ = σ²E[φ'(σz)²]/E[φ(σz)²] for φ = tanh, z ~ N(0, 1), by Gauss–Hermite quadrature
-    (independent of the duals)."""
+    (independent of the duals).
+    """
     z, w = np.polynomial.hermite_e.hermegauss(nodes)
     w = w / w.sum()
     return float(
@@ -73,7 +74,8 @@ def chi_quadrature(scale: float = DEPTH_SCALE, nodes: int = 200) -> float:
 
 def map_slope(scale: float = DEPTH_SCALE, step: float = SLOPE_STEP) -> float:
     """(1 − ρ')/(1 − ρ) for one re-normalised tanh layer of the chapter's depth map, at 1 − ρ =
-    ``step``."""
+    ``step``.
+    """
     rho = np.array([[1.0, 1.0 - step], [1.0 - step, 1.0]])
     return float((1.0 - propagate(rho, Activation("tanh"), 1, "quadrature", scale)[0, 1]) / step)
 
@@ -152,7 +154,8 @@ def resolved_circles(cfg: Config, seed: int) -> tuple[list[np.ndarray], int]:
 
 def median_growth(profiles: np.ndarray) -> np.ndarray:
     """Median over draws (axis 0) of λ_min(L)/λ_min(1), leaving out unresolved draws (NaN if all
-    are)."""
+    are).
+    """
     ratios = profiles / profiles[..., :1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice gives NaN, as intended
@@ -206,6 +209,7 @@ def depth_growth(
 
 def depth_reached(sweep: DepthSweep, level: float = KINKED_FLOOR) -> float:
     """The smallest depth L swept at which the median over the n_points circles of tanh's λ_min
-    reaches ``level`` (∞ if none)."""
+    reaches ``level`` (∞ if none).
+    """
     reached = np.flatnonzero(np.median(sweep.circle_lambda_min, axis=0) >= level)
     return float(sweep.depths[reached[0]]) if reached.size else math.inf

@@ -31,7 +31,8 @@ from .training import (
 @dataclass
 class FigureOne:
     """The paper's Figure 1 on our synthetic data: G's spectra at initialisation and GD's loss, per
-    n and data."""
+    n and data.
+    """
 
     points: tuple[int, ...]
     spectra: dict[
@@ -44,7 +45,8 @@ class FigureOne:
 
 def _figure_one(cfg: Config, seed: int, device: str | torch.device = "cpu") -> FigureOne:
     """Every activation on n ∈ figure_points points of a circle (bump target) and of R^d (±1
-    labels), width FIGURE_WIDTH."""
+    labels), width FIGURE_WIDTH.
+    """
     spectra: dict = {}
     losses: dict = {}
     for n in cfg.figure_points:
@@ -102,7 +104,8 @@ def _train_all(
 
 def run(cfg: Config, seed: int = 0, device: str | torch.device = "cpu") -> ActivationsResult:
     """The whole chapter: Gram checks, spectra, training on 2-D and d-D data, depth, the width law
-    and Figure 1."""
+    and Figure 1.
+    """
     seed_everything(seed)
     return ActivationsResult(
         cfg,

@@ -142,7 +142,8 @@ def _dimension_sweep(
 
 def _size_sweep(cfg: Config, seed: int, activation: Activation) -> np.ndarray:
     """λ_min on the first n points of one sample (k = sweep_dim): by interlacing it can only fall
-    with n."""
+    with n.
+    """
     points = sphere_in_subspace(
         max(cfg.sweep_points), cfg.sweep_dim, cfg.ambient_dim, child_rng(seed, "size-sweep")
     )
@@ -151,7 +152,8 @@ def _size_sweep(cfg: Config, seed: int, activation: Activation) -> np.ndarray:
 
 def _claim_circles(cfg: Config, seed: int, dim: int) -> list[np.ndarray]:
     """The ``claim_draws`` independent sets of n_points points in a random ``dim``-dimensional
-    subspace."""
+    subspace.
+    """
     return [
         sphere_in_subspace(
             cfg.n_points, dim, cfg.ambient_dim, child_rng(seed, "claim-draws", dim, i)
@@ -165,9 +167,9 @@ def _independent_draws(
 ) -> dict[str, np.ndarray]:
     """λ_min of each named activation's G on ``claim_draws`` sets of n_points points (k = dim).
 
-    One set's λ_min is set by its worst-placed points (at k = 2 the closest pair), so it varies
-    from set to set with a heavy lower tail; the kinked_lambda_min and high_dim_spread claims take
-    the median over the sets.
+    One set's λ_min is set by its worst-placed points (at k = 2 the closest pair), so it varies from
+    set to set with a heavy lower tail; the kinked_lambda_min and high_dim_spread claims take the
+    median over the sets.
     """
     draws = _claim_circles(cfg, seed, dim)
     return {
@@ -177,7 +179,8 @@ def _independent_draws(
 
 def measure_spectra(cfg: Config, seed: int) -> Spectra:
     """λ_min against k and n for every activation, the full spectra at k = 2 and k = d, and ELU's α
-    sweep."""
+    sweep.
+    """
     activations = [Activation(name) for name in ACTIVATIONS]
     by_dim = _dimension_sweep(cfg, seed, activations)
     circle = _low_dim_data(cfg, seed, 2)
@@ -221,6 +224,7 @@ def high_dim_ratios(spectra: Spectra, normalised: bool = True) -> dict[str, floa
 
 def high_dim_spread(spectra: Spectra, normalised: bool = True) -> float:
     """Largest factor between an activation's λ_min/G_ii and ReLU's at k = d (median over draws);
-    raw with ``normalised=False``."""
+    raw with ``normalised=False``.
+    """
     ratios = np.array(list(high_dim_ratios(spectra, normalised).values()))
     return float(np.max(np.maximum(ratios, 1 / ratios)))

@@ -29,7 +29,8 @@ from .spectra import gram
 @dataclass
 class TrainingRun:
     """One GD run: the residuals u_t − y, the step, and the eigen-decompositions of G and of the
-    network's H(0)."""
+    network's H(0).
+    """
 
     activation: str
     eta: float  # step_fraction / λ_max(G)
@@ -172,14 +173,16 @@ def predicted_loss(run: TrainingRun) -> float:
 
 def _compared_step(run: TrainingRun) -> int:
     """The step final_loss_match compares at: T, or the last step whose predicted loss is above
-    LOSS_FLOOR (round-off below)."""
+    LOSS_FLOOR (round-off below).
+    """
     above = np.flatnonzero(_predicted_losses(run) >= LOSS_FLOOR)
     return int(above[-1]) if above.size else 0
 
 
 def loss_mismatch(run: TrainingRun) -> float:
     """|log(L_t / L_pred)| / |log(L_pred / L_0)| at the compared step: the error of the predicted
-    decay, as a fraction of it."""
+    decay, as a fraction of it.
+    """
     t = _compared_step(run)
     predicted = _predicted_losses(run)[t]
     if t == 0 or predicted == run.loss[0]:
@@ -189,7 +192,8 @@ def loss_mismatch(run: TrainingRun) -> float:
 
 def large_share(run: TrainingRun) -> np.ndarray:
     """The leading_rates claim's directions: measurable ones holding ≥ LARGE_SHARE of ‖r_0‖ along
-    G's eigenvectors."""
+    G's eigenvectors.
+    """
     content = np.abs(run.residuals[0] @ run.limit_vectors) / np.linalg.norm(run.residuals[0])
     return measurable(run) & (content >= LARGE_SHARE)
 
@@ -198,8 +202,8 @@ def leading_rate_errors(run: TrainingRun) -> np.ndarray:
     """|measured − ηλ_i| / ηλ_i over the large-share directions, fitted while predicted above e⁻¹.
 
     The window ends where such a direction still holds ≥ e⁻¹·5 % ≈ 1.8 % of ‖r_0‖, above the
-    whole-residual
-    deviation, so that the deviation (not the direction's own decay) cannot dominate the fit.
+    whole-residual deviation, so that the deviation (not the direction's own decay) cannot dominate
+    the fit.
     """
     columns = np.flatnonzero(large_share(run))
     predicted = run.eta * run.limit_eigenvalues[columns]
@@ -227,7 +231,8 @@ class WidthLaw:
 
 def _width_law(cfg: Config, seed: int, device: str | torch.device = "cpu") -> WidthLaw:
     """Deviation over rate_steps GD steps of every training activation at every width in
-    rate_widths, k = 2 and k = d."""
+    rate_widths, k = 2 and k = d.
+    """
     widths = np.array(sorted(set(cfg.rate_widths)))
     deviations, exponents = {}, {}
     for dim in (2, cfg.ambient_dim):
@@ -267,7 +272,8 @@ def _data_label(cfg: Config, dim: int) -> str:
 
 def _basis_of(run: TrainingRun, basis: str) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues and eigenvectors of G (``"limit"``, the claim) or of the network's H(0)
-    (``"network"``)."""
+    (``"network"``).
+    """
     if basis not in ("limit", "network"):
         raise ValueError(f"basis must be 'limit' or 'network', got {basis!r}")
     return (
@@ -290,8 +296,7 @@ def measured_rates(run: TrainingRun, basis: str = "limit") -> tuple[np.ndarray, 
     """Per-step decay 1 − q of c_i(t) = v_iᵀ(u_t − y) and its prediction ηλ_i, per direction.
 
     q is the exponential fit (``fit_exponential``) to |c_i(t)| over t = 0..t*, where t* is the step
-    at
-    which (1 − ηλ_i)^t reaches e⁻² (or the last step).
+    at which (1 − ηλ_i)^t reaches e⁻² (or the last step).
     """
     eigenvalues, vectors = _basis_of(run, basis)
     steps = len(run.residuals) - 1
@@ -319,7 +324,8 @@ def rate_error(runs: list[TrainingRun], basis: str = "limit") -> float:
 
 def limit_gap(run: TrainingRun) -> float:
     """Largest |λ_i(H_0) − λ_i(G)| / λ_i(G) over the rate claim's directions λ_i(G) ≥ 10⁻² λ_1(G)
-    (paired by rank)."""
+    (paired by rank).
+    """
     keep = run.limit_eigenvalues >= LEADING * run.limit_eigenvalues[-1]
     return float(
         np.max(
