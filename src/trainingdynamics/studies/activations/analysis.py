@@ -5,7 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import FIGURE_WIDTH, KINKED_FLOOR
+from .config import (
+    DEPTH_FACTOR,
+    DEPTH_LIMIT,
+    DEPTH_POINTS,
+    DEPTH_SUFFICIENT,
+    FIGURE_WIDTH,
+    HIGH_DIM_FACTOR,
+    KINKED_FLOOR,
+    LARGE_SHARE,
+    LEADING,
+    RATE_TOLERANCE,
+    SMOOTH_RATIO,
+    Config,
+)
 from .depth import depth_growth
 from .experiment import ActivationsResult
 from .spectra import Spectra, high_dim_ratios, high_dim_spread
@@ -45,6 +58,35 @@ def _kinked_below(spectra: Spectra) -> int:
     return int(np.sum(smaller < KINKED_FLOOR))
 
 
+def _settings(cfg: Config) -> dict[str, float]:
+    """The run's sizes and the claims' bounds, as the prose quotes them."""
+    return {
+        "n_points": float(cfg.n_points),
+        "ambient_dim": float(cfg.ambient_dim),
+        "sweep_dim": float(cfg.sweep_dim),
+        "sweep_rank": float(cfg.sweep_dim * (cfg.sweep_dim + 1) / 2),
+        "train_width": float(cfg.train_width),
+        "train_steps": float(cfg.train_steps),
+        "step_fraction": float(cfg.step_fraction),
+        "rate_steps": float(cfg.rate_steps),
+        "smallest_rate_width": float(min(cfg.rate_widths)),
+        "largest_rate_width": float(max(cfg.rate_widths)),
+        "figure_points_max": float(max(cfg.figure_points)),
+        "depth_draws": float(cfg.depth_draws),
+        "deepest": float(max(cfg.depths)),
+        "depth_points": float(DEPTH_POINTS),
+        "depth_sufficient": float(DEPTH_SUFFICIENT),
+        "depth_limit": float(DEPTH_LIMIT),
+        "depth_factor": float(DEPTH_FACTOR),
+        "kinked_floor": float(KINKED_FLOOR),
+        "smooth_ratio": float(SMOOTH_RATIO),
+        "high_dim_factor": float(HIGH_DIM_FACTOR),
+        "rate_tolerance": float(RATE_TOLERANCE),
+        "large_share": float(LARGE_SHARE),
+        "leading": float(LEADING),
+    }
+
+
 def prose_numbers(result: ActivationsResult) -> dict[str, float]:
     """Every number the chapter's prose quotes, by glue name (without the chapter prefix)."""
     cfg, spectra, depth = result.cfg, result.spectra, result.depth
@@ -66,7 +108,7 @@ def prose_numbers(result: ActivationsResult) -> dict[str, float]:
         "growth_at_4": float(depth_growth(depth, depth=4) if 4 in depth.depths else float("nan")),
         "claim_draws": float(cfg.claim_draws),
         "kinked_below": float(_kinked_below(spectra)),
-    }
+    } | _settings(cfg)
 
 
 def high_dim_table(spectra: Spectra) -> pd.DataFrame:

@@ -15,6 +15,8 @@ from .config import (
     MIN_MC_POINTS,
     MIN_MC_SAMPLES,
     PAPER_BITS,
+    REPELLED_SHARE,
+    Config,
 )
 from .experiment import SteResult
 from .quantized import LEARNING_RATE_KINDS, REPELLED_STARTS
@@ -339,6 +341,37 @@ def _repelled_numbers(result: SteResult) -> dict[str, float | int]:
     return numbers
 
 
+def _settings(cfg: Config) -> dict[str, float | int]:
+    """The run's sizes and steps, and the bounds the prose quotes."""
+    return {
+        "step": cfg.step,
+        "batch": cfg.batch,
+        "starts": cfg.starts,
+        "norm_floor": cfg.norm_floor,
+        "minimum_offset": cfg.minimum_offset,
+        "minimum_steps": cfg.minimum_steps,
+        "ratio_paths": cfg.ratio_paths,
+        "width": cfg.width,
+        "pretrain_epochs": cfg.pretrain_epochs,
+        "epochs": cfg.epochs,
+        "continue_epochs": cfg.continue_epochs,
+        "learning_rate": cfg.learning_rate,
+        "small_learning_rate": cfg.small_learning_rate,
+        "mc_z_bound": MC_Z_BOUND,
+        "repelled_bound": REPELLED_SHARE,
+    }
+
+
+def _train_accuracy(result: SteResult) -> float:
+    """The lowest median final training accuracy over the paper's bit widths and the STEs."""
+    accuracies = [
+        float(np.median(_final(result, bits, ste, "train_accuracy")))
+        for bits in _paper_bits(result)
+        for ste in S.STES
+    ]
+    return min(accuracies) if accuracies else math.nan
+
+
 def prose_numbers(result: SteResult) -> dict[str, float | int]:
     """Every number the chapter's prose quotes, by glue name (without the chapter prefix)."""
     violation, kept = teacher_odds(result.cfg.hidden)
@@ -349,5 +382,6 @@ def prose_numbers(result: SteResult) -> dict[str, float | int]:
         "min_mc_points": MIN_MC_POINTS,
         "min_mc_samples": MIN_MC_SAMPLES,
         "min_correlation_points": MIN_CORRELATION_POINTS,
+        "train_accuracy": _train_accuracy(result),
     }
-    return numbers | _digits_numbers(result) | _repelled_numbers(result)
+    return numbers | _settings(result.cfg) | _digits_numbers(result) | _repelled_numbers(result)
