@@ -26,17 +26,15 @@ from trainingdynamics.profiles import ParameterError, require_in_range, require_
 TITLE = "Activation functions and the smallest eigenvalue of the Gram matrix"
 CLAIM = (
     "On low-dimensional data kinked activations keep λ_min(G) large and smooth ones let it "
-    "collapse; at high dimension all "
-    "are large in units of G_ii; GD on a wide net follows (I − ηG)^t r_0, its final loss is G's "
-    "prediction, and with "
-    "sufficient depth (L ≤ 64) tanh's λ_min reaches the kinked activations' level."
+    "collapse; at high dimension all are large in units of G_ii; GD on a wide net follows (I − "
+    "ηG)^t r_0, its final loss is G's prediction, and with sufficient depth (L ≤ 64) tanh's "
+    "λ_min reaches the kinked activations' level."
 )
 PAPER = "panigrahi2020effect"
 
 SMOOTH = ("tanh", "swish", "quadratic")
-RESOLUTION = (
-    1e-14  # relative accuracy of an entry of G; eigenvalues below n·RESOLUTION·λ_max are round-off
-)
+# relative accuracy of an entry of G; eigenvalues below n·RESOLUTION·λ_max are round-off
+RESOLUTION = 1e-14
 LEADING = 1e-2  # the rate statistics' directions (ours): λ_i ≥ LEADING·λ_1 (λ_1 the largest)
 # the leading_rates claim's directions also hold at least this share of ‖r_0‖ (|c_i(0)| ≥ 0.05‖r_0‖)
 LARGE_SHARE = 0.05
@@ -44,45 +42,36 @@ LARGE_SHARE = 0.05
 ROUND_OFF_CONTENT = 1e-12
 # the depth claims' hidden-weight scale σ_w: unit variance, re-normalised layers (a fixed default)
 DEPTH_SCALE = 1.0
-DEPTH_POINTS = (
-    12  # the depth_growth claim's number of points on the circle (depth-1 λ_min above round-off)
-)
-DEPTH_SUFFICIENT = (
-    8  # the depth_growth claim's depth: a pilot at σ_w = 1 measured 27× at L = 4, 425× at L = 8
-)
+# the depth_growth claim's number of points on the circle (depth-1 λ_min above round-off)
+DEPTH_POINTS = 12
+# the depth_growth claim's depth: a pilot at σ_w = 1 measured 27× at L = 4, 425× at L = 8
+DEPTH_SUFFICIENT = 8
 # the depth_slope claim's finite difference 1 − ρ: truncation O(1e-6), round-off 1e-14/1e-6
 SLOPE_STEP = 1e-6
 
 # Bounds of the claims. None is a number of the paper (its theorems' constants could not be
 # read); all are ours, fixed before the first run unless said otherwise.
-MC_ZSCORE = (
-    1.5  # RMS z-score of Monte Carlo vs closed form: standard normal z-scores have RMS near 1
-)
-WIDTH_SPREAD = (
-    2.0  # max/min of error·√m over the widths: 1 for an exact m^{-1/2} law, up to sampling noise
-)
+# RMS z-score of Monte Carlo vs closed form: standard normal z-scores have RMS near 1
+MC_ZSCORE = 1.5
+# max/min of error·√m over the widths: 1 for an exact m^{-1/2} law, up to sampling noise
+WIDTH_SPREAD = 2.0
 SMOOTH_RATIO = 1e-4  # tanh's and swish's λ_min at most this fraction of ReLU's on a circle
 KINKED_FLOOR = 1e-5  # ReLU's and SELU's median λ_min on a circle at least this
 # at k = d every activation's λ_min/G_ii within this factor of ReLU's (fixed on raw values, kept)
 HIGH_DIM_FACTOR = 10.0
 RATE_TOLERANCE = 0.2  # relative error of a per-direction decay rate against ηλ_i(G)
-LIMIT_TOLERANCE = (
-    RATE_TOLERANCE  # relative gap of H(0)'s eigenvalues to G's: the rate tolerance, added later
-)
+# relative gap of H(0)'s eigenvalues to G's: the rate tolerance, added later
+LIMIT_TOLERANCE = RATE_TOLERANCE
 # growth of tanh's λ_min from depth 1 to DEPTH_SUFFICIENT (the bar once set at depth 4, kept)
 DEPTH_FACTOR = 100.0
-DEPTH_LIMIT = (
-    64  # the depth_reaches_kinked claim: the deepest depth allowed for tanh to reach KINKED_FLOOR
-)
-SLOPE_TOLERANCE = (
-    1e-4  # |slope/χ − 1| of the correlation map at ρ = 1: 100× the finite difference's truncation
-)
-DEVIATION_BOUND = (
-    0.05  # max_t ‖r_t − (I − ηG)^t r_0‖/‖r_0‖: 3× the error scale 1/√m = 1.6 % at m = 4000
-)
-DEVIATION_EXPONENT = (
-    -0.25
-)  # fitted exponent of the deviation against m: halfway between no shrinking (0) and −½
+# the depth_reaches_kinked claim: the deepest depth allowed for tanh to reach KINKED_FLOOR
+DEPTH_LIMIT = 64
+# |slope/χ − 1| of the correlation map at ρ = 1: 100× the finite difference's truncation
+SLOPE_TOLERANCE = 1e-4
+# max_t ‖r_t − (I − ηG)^t r_0‖/‖r_0‖: 3× the error scale 1/√m = 1.6 % at m = 4000
+DEVIATION_BOUND = 0.05
+# fitted exponent of the deviation against m: halfway between no shrinking (0) and −½
+DEVIATION_EXPONENT = -0.25
 # final_loss_match compares at the last step whose predicted loss is above this: ‖r‖ ≈ 1e-10, 1e4×
 # float64's ~1e-14 in u − y
 LOSS_FLOOR = 1e-20

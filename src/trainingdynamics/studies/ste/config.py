@@ -28,43 +28,33 @@ PAPER = "yin2019understanding"
 
 # a statistical tolerance: an exact closed form's error is a |N(0, 1)| draw in standard errors
 MC_Z_BOUND = 4.0
-GRADIENT_FLOOR = (
-    1e-8  # far above float64 rounding (~1e-16) of the exactly cancelling terms of order one
-)
-CORRELATION_FLOOR = (
-    0.0  # the sign of an identity (Lemma 5): the cosine is positive, not merely large
-)
-IDENTITY_GRADIENT_BOUND = (
-    1e-3  # ours: ‖E g_id‖ bounded away from zero (at step 0.1 it moves ‖w‖ by 1 in 10⁴ steps)
-)
+# far above float64 rounding (~1e-16) of the exactly cancelling terms of order one
+GRADIENT_FLOOR = 1e-8
+# the sign of an identity (Lemma 5): the cosine is positive, not merely large
+CORRELATION_FLOOR = 0.0
+# ours: ‖E g_id‖ bounded away from zero (at step 0.1 it moves ‖w‖ by 1 in 10⁴ steps)
+IDENTITY_GRADIENT_BOUND = 1e-3
 LEAVE_BOUND = 0.5  # ours: the identity STE gets 0.5 rad farther from θ = π than its start
-TEACHER_BALANCE = (
-    0.25,
-    0.5,
-)  # ours: teacher conditioned on ¼ ≤ (1ᵀv*)²/‖v*‖² ≤ ½·(m + 1)/2 (see make_teacher)
+# ours: teacher conditioned on ¼ ≤ (1ᵀv*)²/‖v*‖² ≤ ½·(m + 1)/2 (see make_teacher)
+TEACHER_BALANCE = (0.25, 0.5)
 # The smallest budgets at which the Monte Carlo and correlation claims can tell a wrong closed form
 # from a right one:
 MIN_MC_POINTS, MIN_MC_SAMPLES, MIN_CORRELATION_POINTS = 20, 100_000, 100
-STAY_BOUND = (
-    0.01  # ours: the ReLU STE never gets more than 0.01 rad farther from θ = π than its start
-)
+# ours: the ReLU STE never gets more than 0.01 rad farther from θ = π than its start
+STAY_BOUND = 0.01
 ROUND_OFF = 1e-12  # ours: largest tolerated per-step rise of f (float64 round-off on f = O(1))
 LOSS_MARGIN_FLOOR = 0.0  # the sign of the paper's ordering (Table 1 states no margin)
 # pre-registered: the identity STE ends above the clipped ReLU in at least 3 of 4 (seed, bits) cases
 REPELLED_SHARE = 0.75
-IDENTITY_RATIO_SLOPE = (
-    -0.5
-)  # halfway between a bounded ratio (log-log slope 0) and the predicted ∝ 1/distance (slope −1)
+# halfway between a bounded ratio (log-log slope 0) and the predicted ∝ 1/distance (slope −1)
+IDENTITY_RATIO_SLOPE = -0.5
 # a ratio that does not grow as the path nears the minimum stays below its value two decades out
 RELU_RATIO_SLOPE = 0.0
-RATIO_DISTANCES = np.geomspace(
-    1.0, 1e-4, 41
-)  # distance t along each path into the spurious minimum (θ = π − t)
+# distance t along each path into the spurious minimum (θ = π − t)
+RATIO_DISTANCES = np.geomspace(1.0, 1e-4, 41)
 RATIO_FIT_FROM = 1e-2  # the slope is fitted over the path's last two decades, t ≤ 1e-2
-PAPER_BITS = (
-    2,
-    4,
-)  # the paper's bit widths (Table 1, §4.2); 1 bit is the theory's σ, not one of its experiments
+# the paper's bit widths (Table 1, §4.2); 1 bit is the theory's σ, not one of its experiments
+PAPER_BITS = (2, 4)
 
 
 @dataclass(frozen=True)

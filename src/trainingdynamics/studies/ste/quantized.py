@@ -20,9 +20,8 @@ STE_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "relu": (0.0, None),
     "clipped_relu": (0.0, 1.0),
 }
-ACTIVATION_RANGE = (
-    2.0  # the quantized ReLU's top level (2ᵇ − 1)α; for b = 1 the activation is 2·1{x > 0}
-)
+# the quantized ReLU's top level (2ᵇ − 1)α; for b = 1 the activation is 2·1{x > 0}
+ACTIVATION_RANGE = 2.0
 
 
 class StackedQuantizedReLU(torch.autograd.Function):
@@ -257,10 +256,8 @@ def _train_stack(
     return {key: np.stack([entry[key] for entry in log], axis=1) for key in log[0]}
 
 
-REPELLED_STARTS: tuple[S.STE, ...] = (
-    "clipped_relu",
-    "relu",
-)  # the paper's two improved minima (§4.2)
+# the paper's two improved minima (§4.2)
+REPELLED_STARTS: tuple[S.STE, ...] = ("clipped_relu", "relu")
 LEARNING_RATE_KINDS = ("training", "small")
 
 
