@@ -13,6 +13,7 @@ from trainingdynamics.diagnostics import gram
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.studies import activations as study
 from trainingdynamics.studies.activations import depth, spectra, training
+from trainingdynamics.studies.activations.analysis import separation_fit
 from trainingdynamics.studies.activations.config import (
     DEPTH_POINTS,
     DEPTH_SCALE,
@@ -340,3 +341,14 @@ def test_spectra_depend_on_the_seed_alone() -> None:
     first, second, other = (spectra.measure_spectra(cfg, seed) for seed in (3, 3, 4))
     assert np.array_equal(first.lambda_min["relu"], second.lambda_min["relu"])
     assert not np.array_equal(first.lambda_min["relu"], other.lambda_min["relu"])
+
+
+def test_separation_fit_recovers_a_power_law() -> None:
+    # λ_min = 3 δ^0.7 exactly: the fit returns the power, log 3 and a correlation of one
+    delta = np.array([0.01, 0.02, 0.05, 0.1])
+    measured = spectra_with({}, {"relu": 3.0 * delta**0.7})
+    measured.separation_low = delta
+    power, offset, correlation = separation_fit(measured)
+    assert power == pytest.approx(0.7)
+    assert offset == pytest.approx(np.log(3.0))
+    assert correlation == pytest.approx(1.0)
