@@ -1,4 +1,6 @@
-"""Gram matrices: quadrature against closed forms and nested adaptive quadrature, Monte Carlo, autograd."""
+"""Gram matrices: quadrature against closed forms and nested adaptive quadrature, Monte Carlo,
+autograd.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ def scalar_reference(activation: Activation, kind: str):
 
 
 def nested_quad_dual(activation: Activation, kind: str, theta: float, scale: float = 1.0) -> float:
-    """E[h(σu)h(σv)] with u = z₁, v = ρz₁ + sz₂ by adaptive quadrature, split at both sign changes."""
+    """E[h(σu)h(σv)] with u = z₁, v = ρz₁ + sz₂ by adaptive quadrature, split at sign changes."""
     h = scalar_reference(activation, kind)
     rho, s = math.cos(theta), math.sin(theta)
 
@@ -303,3 +305,8 @@ def test_thousand_point_gram_matches_nested_quadrature_entrywise() -> None:
 def test_bad_arguments_raise_parameter_errors(call) -> None:
     with pytest.raises(ParameterError):
         call(data(5, 2, 3))
+
+
+def test_separation_counts_antipodes() -> None:
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [-np.cos(0.01), -np.sin(0.01)]])
+    assert gram.separation(X) == pytest.approx(2 * np.sin(0.005))

@@ -1,4 +1,6 @@
-"""Straight-through estimators: closed forms against Monte Carlo, quadrature, finite differences and autograd."""
+"""Straight-through estimators: closed forms against Monte Carlo, quadrature, finite differences and
+autograd.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,36 @@ from trainingdynamics.algorithms import ste as S
 from trainingdynamics.diagnostics.montecarlo import equivalent_z
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.studies import ste as study
+from trainingdynamics.studies.ste.analysis import (
+    excursion_from_minimum,
+    false_alarm_bound,
+    loss_margin,
+    repelled_cases,
+    repelled_rises,
+    repelled_share,
+)
+from trainingdynamics.studies.ste.claims import digits_claims, theory_claims, toy_claims
+from trainingdynamics.studies.ste.config import RATIO_DISTANCES, TEACHER_BALANCE
+from trainingdynamics.studies.ste.figures import plot_band
+from trainingdynamics.studies.ste.quantized import (
+    DigitsResult,
+    StackedQuantizedReLU,
+    StackSpec,
+    forward_stack,
+    init_stack,
+)
+from trainingdynamics.studies.ste.toy import (
+    CoarseGDRun,
+    Teacher,
+    admissible_teacher,
+    gradient_norms_at_minima,
+    landscape,
+    make_teacher,
+    ratio_paths,
+    ratio_slopes,
+    saddle_gradients,
+    teacher_odds,
+)
 
 M, N = 4, 6
 SAMPLES = 200_000
@@ -38,7 +70,9 @@ def coordinate_z(samples: np.ndarray, exact: np.ndarray | float) -> np.ndarray:
 def assert_within_standard_errors(
     samples: np.ndarray, exact: np.ndarray | float, bound: float = 4.0
 ) -> None:
-    """Every coordinate of the sample mean lies within ``bound`` standard errors of ``exact``, and so does the whole vector."""
+    """Every coordinate of the sample mean lies within ``bound`` standard errors of ``exact``, and
+    so does the whole vector.
+    """
     z = coordinate_z(samples, exact)
     assert z.max() < bound, f"largest z-score {z.max():.2f}"
     assert equivalent_z(samples, exact) < bound
@@ -145,7 +179,9 @@ def test_equivalent_z_is_the_plain_z_score_for_scalars():
 
 
 def test_equivalent_z_handles_samples_in_a_subspace():
-    """Score samples lie in span(w, w*): an error inside the span is measured, one outside is infinite."""
+    """Score samples lie in span(w, w*): an error inside the span is measured, one outside is
+    infinite.
+    """
     rng = np.random.default_rng(2)
     basis = rng.standard_normal((2, 5))
     samples = rng.standard_normal((400, 2)) @ basis
@@ -155,7 +191,9 @@ def test_equivalent_z_handles_samples_in_a_subspace():
 
 
 def test_equivalent_z_is_calibrated_for_vectors():
-    """Under the null, z > 2 happens about 4.55% of the time whatever the dimension (here d = 6, correlated)."""
+    """Under the null, z > 2 happens about 4.55% of the time whatever the dimension (here d = 6,
+    correlated).
+    """
     rng = np.random.default_rng(1)
     mixing = rng.standard_normal((6, 6))
     z = [equivalent_z(rng.standard_normal((500, 6)) @ mixing, np.zeros(6)) for _ in range(2000)]
@@ -314,22 +352,26 @@ def test_config_validation_and_overrides():
     "knob, value", [("mc_points", 19), ("mc_samples", 99_999), ("correlation_points", 99)]
 )
 def test_config_enforces_the_budget_minima(knob, value):
-    """The Monte Carlo and correlation claims need ≥ 20 points × ≥ 1e5 samples and ≥ 100 points: smaller budgets are refused."""
+    """The Monte Carlo and correlation claims need ≥ 20 points × ≥ 1e5 samples and ≥ 100 points:
+    smaller budgets are refused.
+    """
     with pytest.raises(ParameterError, match=knob):
         study.config("quick", **{knob: value})
 
 
 @pytest.mark.parametrize("hidden", [2, 5, 10])
 def test_teachers_are_non_degenerate(hidden):
-    """Conditioned teachers: spurious minima with vᵀv* ≤ −‖v*‖²/2, and the identity STE's pull at least the stated scale."""
+    """Conditioned teachers: spurious minima with vᵀv* ≤ −‖v*‖²/2, and the identity STE's pull at
+    least the stated scale.
+    """
     cfg = study.config("quick", hidden=hidden)
     for seed in range(50):
-        teacher = study.make_teacher(cfg, np.random.default_rng(seed))
+        teacher = make_teacher(cfg, np.random.default_rng(seed))
         v_star = teacher.v_star
         rho = v_star.sum() ** 2 / (v_star @ v_star)
         assert 0.25 <= rho <= (hidden + 1) / 4
         assert teacher.v_spurious @ v_star <= -0.5 * (v_star @ v_star) + 1e-12
-        pull = study.gradient_norms_at_minima(teacher)["identity"]
+        pull = gradient_norms_at_minima(teacher)["identity"]
         assert np.allclose(
             pull,
             2 * (hidden - 1) * rho * (v_star @ v_star) / ((hidden + 1) ** 2 * np.sqrt(2 * np.pi)),
@@ -338,34 +380,32 @@ def test_teachers_are_non_degenerate(hidden):
     degenerate = np.array(
         [1.0, -1.0, 0.5, -0.5, 0.01]
     )  # 1ᵀv* ≈ 0: the identity STE's pull vanishes
-    assert not study.admissible_teacher(degenerate)
-    assert not study.admissible_teacher(np.ones(5))  # ρ = m ≥ (m + 1)/2: θ = π is no minimum
+    assert not admissible_teacher(degenerate)
+    assert not admissible_teacher(np.ones(5))  # ρ = m ≥ (m + 1)/2: θ = π is no minimum
 
 
-def rotating_trajectory(thetas: np.ndarray) -> study.Trajectory:
+def rotating_trajectory(thetas: np.ndarray) -> CoarseGDRun:
     """A fake run whose w turns through the angles ``thetas`` from w* = e₁ in the (e₁, e₂) plane."""
-    teacher = study.make_teacher(
-        study.config("quick", hidden=M, inputs=2), np.random.default_rng(0)
-    )
-    teacher = study.Teacher(teacher.v_star, np.array([1.0, 0.0]), teacher.v_spurious)
+    teacher = make_teacher(study.config("quick", hidden=M, inputs=2), np.random.default_rng(0))
+    teacher = Teacher(teacher.v_star, np.array([1.0, 0.0]), teacher.v_spurious)
     w = np.stack([np.cos(thetas), np.sin(thetas)], axis=1)
-    return study.Trajectory(np.tile(teacher.v_spurious, (len(thetas), 1)), w, teacher=teacher)
+    return CoarseGDRun(np.tile(teacher.v_spurious, (len(thetas), 1)), w, teacher=teacher)
 
 
 def test_false_alarm_bound_of_the_monte_carlo_tolerance():
-    assert study.false_alarm_bound(1) == pytest.approx(6.334e-5, rel=1e-3)  # two-sided P(|z| > 4)
-    assert study.false_alarm_bound(120) == pytest.approx(120 * 6.334e-5, rel=1e-3)
-    assert study.false_alarm_bound(1, z=1.959964) == pytest.approx(0.05, rel=1e-5)
-    assert study.false_alarm_bound(10**6) == 1.0
+    assert false_alarm_bound(1) == pytest.approx(6.334e-5, rel=1e-3)  # two-sided P(|z| > 4)
+    assert false_alarm_bound(120) == pytest.approx(120 * 6.334e-5, rel=1e-3)
+    assert false_alarm_bound(1, z=1.959964) == pytest.approx(0.05, rel=1e-5)
+    assert false_alarm_bound(10**6) == 1.0
 
 
 def test_excursion_counts_moving_away_from_pi_not_sliding_into_it():
     sliding_in = rotating_trajectory(np.linspace(np.pi - 0.6, np.pi, 50))
-    assert study.excursion_from_minimum(sliding_in) == pytest.approx(0.0, abs=1e-9)
+    assert excursion_from_minimum(sliding_in) == pytest.approx(0.0, abs=1e-9)
     leaving = rotating_trajectory(
         np.concatenate([np.linspace(np.pi - 0.1, np.pi, 10), np.linspace(np.pi, 1.0, 10)])
     )
-    assert study.excursion_from_minimum(leaving) == pytest.approx(np.pi - 1.0 - 0.1, abs=1e-9)
+    assert excursion_from_minimum(leaving) == pytest.approx(np.pi - 1.0 - 0.1, abs=1e-9)
 
 
 def test_plot_band_skips_empty_columns():
@@ -376,7 +416,7 @@ def test_plot_band_skips_empty_columns():
 
     fig, ax = plt.subplots()
     values = np.array([[1.0, np.nan, 3.0], [2.0, np.nan, 5.0]])
-    study.plot_band(ax, np.array([0, 10, 20]), values, "C0", "a")
+    plot_band(ax, np.array([0, 10, 20]), values, "C0", "a")
     assert np.array_equal(ax.lines[0].get_xdata(), [0, 20]) and np.array_equal(
         ax.lines[0].get_ydata(), [1.5, 4.0]
     )
@@ -385,8 +425,8 @@ def test_plot_band_skips_empty_columns():
 
 def test_landscape_best_v_is_below_the_other_curves():
     cfg = study.config("quick")
-    teacher = study.make_teacher(cfg, np.random.default_rng(0))
-    curves = study.landscape(teacher, np.linspace(0.01, np.pi, 50))
+    teacher = make_teacher(cfg, np.random.default_rng(0))
+    curves = landscape(teacher, np.linspace(0.01, np.pi, 50))
     best = curves["best v for each θ"]
     assert all(np.all(best <= c + 1e-12) for c in curves.values())
     assert best[-1] == pytest.approx(
@@ -400,16 +440,21 @@ def test_toy_claims_pass_at_the_quick_profile():
 
     cfg = study.config("quick")
     result = study.run_toy(cfg, seed=0)
-    claims = study.toy_claims(result)
+    claims = toy_claims(result)
     failed = [(c.name, c.value, c.bound) for c in claims if not c.passed]
     assert not failed, failed
     check_provenance("ste", claims)
     sources = {c.name: c.source for c in claims}
     assert sources == {
-        "monte_carlo": "exact", "descent_correlation": "exact", "relu_gradient_at_minimum": "exact", "monotone_descent": "paper",
-        "identity_gradient_at_minimum": "paper", "identity_leaves": "paper", "relu_stays": "paper",
-    }  # fmt: skip
-    theory = study.theory_claims(result)
+        "monte_carlo": "exact",
+        "descent_correlation": "exact",
+        "relu_gradient_at_minimum": "exact",
+        "monotone_descent": "paper",
+        "identity_gradient_at_minimum": "paper",
+        "identity_leaves": "paper",
+        "relu_stays": "paper",
+    }
+    theory = theory_claims(result)
     assert all(c.passed and c.known_failure is None for c in theory), [
         (c.name, c.value) for c in theory
     ]
@@ -422,7 +467,9 @@ def test_toy_claims_pass_at_the_quick_profile():
 
 
 def ratio_samples(v, w, v_star, w_star, ste, Z, batches: int = 20) -> np.ndarray:
-    """Plug-in estimates of the descent ratio from ``batches`` disjoint batches of Z (∂f/∂w by the score function)."""
+    """Plug-in estimates of the descent ratio from ``batches`` disjoint batches of Z (∂f/∂w by the
+    score function).
+    """
     score = S.score_gradient_samples(v, w, v_star, w_star, Z)
     grad_v, grad_w = S.coarse_gradient_samples(v, w, v_star, w_star, ste, Z)
     estimates = []
@@ -434,7 +481,9 @@ def ratio_samples(v, w, v_star, w_star, ste, Z, batches: int = 20) -> np.ndarray
 
 @pytest.mark.parametrize("ste", S.STES)
 def test_descent_ratio_matches_monte_carlo_away_from_the_minimum(ste):
-    """‖E g_w‖²/(‖∂f/∂v‖² + ⟨E g_w, ∂f/∂w⟩) from the closed forms against batch-mean plug-in estimates (bias O(1/batch) ≪ SE)."""
+    """‖E g_w‖²/(‖∂f/∂v‖² + ⟨E g_w, ∂f/∂w⟩) from the closed forms against batch-mean plug-in
+    estimates (bias O(1/batch) ≪ SE).
+    """
     v, w, v_star, w_star = random_problem(5)
     estimates = ratio_samples(v, w, v_star, w_star, ste, inputs(11, 400_000))
     standard_error = estimates.std(ddof=1) / np.sqrt(len(estimates))
@@ -456,14 +505,16 @@ def test_descent_ratio_is_the_definition():
 
 
 def test_descent_ratio_grows_like_one_over_the_distance_for_the_identity_ste():
-    """Along θ = π − t, v = v_spurious + t d: t·ratio → ‖E g_id‖²(2π)^{3/2}/(vᵀv*)² (Lemma 7 over eq. 15); ReLU-type ratios → 0."""
+    """Along θ = π − t, v = v_spurious + t d: t·ratio → ‖E g_id‖²(2π)^{3/2}/(vᵀv*)² (Lemma 7 over
+    eq. 15); ReLU-type ratios → 0.
+    """
     cfg = study.config("quick", hidden=M, inputs=N, ratio_paths=3)
-    teacher = study.make_teacher(cfg, np.random.default_rng(4))
-    ratios = study.ratio_paths(cfg, teacher, np.random.default_rng(5))
+    teacher = make_teacher(cfg, np.random.default_rng(4))
+    ratios = ratio_paths(cfg, teacher, np.random.default_rng(5))
     v_star, v = teacher.v_star, teacher.v_spurious
     pull = 2 * (M - 1) * v_star.sum() ** 2 / (np.sqrt(2 * np.pi) * (M + 1) ** 2)
     limit = pull**2 * (2 * np.pi) ** 1.5 / (v @ v_star) ** 2
-    t = study.RATIO_DISTANCES
+    t = RATIO_DISTANCES
     assert np.allclose(t[-1] * ratios["identity"][:, -1], limit, rtol=1e-2)
     assert np.all(
         ratios["identity"][:, -1] > 1e3 * ratios["identity"][:, 0] * t[0] / 1e1
@@ -473,18 +524,20 @@ def test_descent_ratio_grows_like_one_over_the_distance_for_the_identity_ste():
     )  # monotone along the last two decades
     for ste in ("relu", "clipped_relu"):
         assert np.all(ratios[ste][:, -1] < 1e-2 * ratios[ste][:, 0])
-    assert np.allclose(study.ratio_slopes(ratios["identity"]), -1.0, atol=0.05)
-    assert np.allclose(study.ratio_slopes(ratios["relu"]), 1.0, atol=0.1)
+    assert np.allclose(ratio_slopes(ratios["identity"]), -1.0, atol=0.05)
+    assert np.allclose(ratio_slopes(ratios["relu"]), 1.0, atol=0.1)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_saddle_points_are_critical_points(seed):
-    """Proposition 1: at (v_s, θ_s) both blocks of ∇f vanish (vᵀv* = 0 and ∂f/∂v = 0), and so does E g_relu (Lemma 6)."""
+    """Proposition 1: at (v_s, θ_s) both blocks of ∇f vanish (vᵀv* = 0 and ∂f/∂v = 0), and so does E
+    g_relu (Lemma 6).
+    """
     cfg = study.config("quick", hidden=M, inputs=N)
-    teacher = study.make_teacher(cfg, np.random.default_rng(seed))
+    teacher = make_teacher(cfg, np.random.default_rng(seed))
     v, theta = S.saddle_point(teacher.v_star)
     assert np.pi / 2 < theta < np.pi and abs(v @ teacher.v_star) < 1e-12
-    largest = study.saddle_gradients(
+    largest = saddle_gradients(
         cfg, teacher, np.random.default_rng(100 + seed)
     )  # not the teacher's stream
     assert max(largest["∂f/∂v"], largest["∂f/∂w"], largest["E g_w (relu)"]) < 1e-14
@@ -494,17 +547,19 @@ def test_saddle_points_are_critical_points(seed):
 
 
 def test_stacked_models_match_single_models():
-    """A stack of models computes, per model, what the same model computes alone (no cross-talk between models)."""
+    """A stack of models computes, per model, what the same model computes alone (no cross-talk
+    between models).
+    """
     cfg = study.config("quick", width=16)
     seeds = [1, 2, 3]
-    stack = study.init_stack(cfg, seeds)
-    spec = study.StackSpec.quantized([1, 2, 4], ["identity", "relu", "clipped_relu"])
+    stack = init_stack(cfg, seeds)
+    spec = StackSpec.quantized([1, 2, 4], ["identity", "relu", "clipped_relu"])
     X = torch.randn(3, 32, 64)
-    together = study.forward_stack(stack, spec, X, train=False)
+    together = forward_stack(stack, spec, X, train=False)
     for k in range(3):
-        alone = study.forward_stack(
+        alone = forward_stack(
             stack.select([k]),
-            study.StackSpec.quantized([[1, 2, 4][k]], [["identity", "relu", "clipped_relu"][k]]),
+            StackSpec.quantized([[1, 2, 4][k]], [["identity", "relu", "clipped_relu"][k]]),
             X[k : k + 1],
             train=False,
         )
@@ -513,8 +568,8 @@ def test_stacked_models_match_single_models():
 
 def test_stacked_activation_quantizes_and_uses_each_models_ste():
     x = torch.tensor([-0.5, 0.2, 1.4, 2.5]).repeat(3, 1, 1).requires_grad_(True)  # (3, 1, 4)
-    spec = study.StackSpec.quantized([2, 2, 1], ["identity", "relu", "clipped_relu"])
-    out = study.StackedQuantizedReLU.apply(x, spec.resolution, spec.top, spec.lo, spec.hi)
+    spec = StackSpec.quantized([2, 2, 1], ["identity", "relu", "clipped_relu"])
+    out = StackedQuantizedReLU.apply(x, spec.resolution, spec.top, spec.lo, spec.hi)
     assert torch.allclose(out[0, 0], S.quantize(torch.tensor([-0.5, 0.2, 1.4, 2.5]), 2, 2.0 / 3))
     assert torch.equal(out[2, 0], torch.tensor([0.0, 2.0, 2.0, 2.0]))  # 1 bit: 2·1{x > 0}
     out.sum().backward()
@@ -540,17 +595,18 @@ def test_digits_pipeline_runs_is_seeded_and_claims_are_sourced():
         first.quantized[(2, "relu")]["train_loss"], second.quantized[(2, "relu")]["train_loss"]
     )
     assert first.quantized[(1, "identity")]["train_loss"].shape == (1, 2)
-    # phase 1 starts from the pre-trained weights: same start for every STE; phase 2 from phase 1's end point
+    # phase 1 starts from the pre-trained weights: same start for every STE; phase 2 from phase 1's
+    # end point
     starts = {first.quantized[(2, ste)]["train_loss"][0, 0] for ste in S.STES}
     assert len(starts) == 1
     for ste in S.STES:
         assert first.repelled[(2, "clipped_relu", ste, "small")]["train_loss"][
             0, 0
         ] == pytest.approx(first.quantized[(2, "clipped_relu")]["train_loss"][0, -1], rel=1e-6)
-    result = study.Result(cfg, *[None] * 11, digits=first)
+    result = study.SteResult(cfg, *[None] * 11, digits=first)
     assert set(study.digits_table(result).index) == {(b, ste) for b in cfg.bits for ste in S.STES}
     assert len(study.repelled_table(result)) == len(cfg.bits) * 2 * 2
-    claims = study.digits_claims(result)
+    claims = digits_claims(result)
     check_provenance("ste", claims)
     assert {c.name: c.source for c in claims} == {
         "digits_loss_ranking": "paper",
@@ -559,25 +615,36 @@ def test_digits_pipeline_runs_is_seeded_and_claims_are_sourced():
     }
 
 
-def fake_digits(losses: dict[tuple[int, str], list[float]]) -> study.DigitsResult:
+def fake_digits(losses: dict[tuple[int, str], list[float]]) -> DigitsResult:
     """A DigitsResult whose quantized runs end at the given per-seed training losses."""
-    quantized = {key: {"train_loss": np.array([[1.0, x] for x in values]), "train_accuracy": np.ones((len(values), 2)),
-                       "test_accuracy": np.ones((len(values), 2))} for key, values in losses.items()}  # fmt: skip
-    return study.DigitsResult([0, 1, 2], {}, quantized, {})
+    quantized = {
+        key: {
+            "train_loss": np.array([[1.0, x] for x in values]),
+            "train_accuracy": np.ones((len(values), 2)),
+            "test_accuracy": np.ones((len(values), 2)),
+        }
+        for key, values in losses.items()
+    }
+    return DigitsResult([0, 1, 2], {}, quantized, {})
 
 
 def test_loss_margin_takes_medians_and_the_worst_bit_width():
     losses = {
-        (2, "identity"): [0.30, 0.20, 0.10], (2, "relu"): [0.05, 0.50, 0.06], (2, "clipped_relu"): [0.08, 0.07, 0.09],
-        (4, "identity"): [0.04, 0.05, 0.06], (4, "relu"): [0.01, 0.02, 0.90], (4, "clipped_relu"): [0.07, 0.07, 0.07],
-    }  # fmt: skip
-    result = study.Result(
+        (2, "identity"): [0.30, 0.20, 0.10],
+        (2, "relu"): [0.05, 0.50, 0.06],
+        (2, "clipped_relu"): [0.08, 0.07, 0.09],
+        (4, "identity"): [0.04, 0.05, 0.06],
+        (4, "relu"): [0.01, 0.02, 0.90],
+        (4, "clipped_relu"): [0.07, 0.07, 0.07],
+    }
+    result = study.SteResult(
         study.config("quick", bits=[2, 4]), *[None] * 11, digits=fake_digits(losses)
     )
-    # medians: 2 bits: identity 0.20, relu 0.06, clipped 0.08 → +0.14; 4 bits: 0.05, 0.02, 0.07 → +0.03
-    assert study.loss_margin(result, [2, 4]) == pytest.approx(0.03)
-    assert study.loss_margin(result, [2]) == pytest.approx(0.14)
-    assert np.isnan(study.loss_margin(result, []))
+    # medians: 2 bits: identity 0.20, relu 0.06, clipped 0.08 → +0.14; 4 bits: 0.05, 0.02, 0.07 →
+    # +0.03
+    assert loss_margin(result, [2, 4]) == pytest.approx(0.03)
+    assert loss_margin(result, [2]) == pytest.approx(0.14)
+    assert np.isnan(loss_margin(result, []))
 
 
 def test_repelled_share_counts_identity_above_clipped_relu():
@@ -590,11 +657,24 @@ def test_repelled_share_counts_identity_above_clipped_relu():
         repelled[(2, "clipped_relu", ste, "training")] = {
             "train_loss": np.array([[0.25, x] for x in finals])
         }
-    result = study.Result(
+    result = study.SteResult(
         study.config("quick", bits=[2]),
         *[None] * 11,
-        digits=study.DigitsResult([0, 1, 2], {}, {}, repelled),
+        digits=DigitsResult([0, 1, 2], {}, {}, repelled),
     )
-    assert list(study.repelled_cases(result, "training")) == [True, False, True]
-    assert study.repelled_share(result, "training") == pytest.approx(2 / 3)
-    assert np.allclose(study.repelled_rises(result, "training"), [2.0, 0.4, 1.2])
+    assert list(repelled_cases(result, "training")) == [True, False, True]
+    assert repelled_share(result, "training") == pytest.approx(2 / 3)
+    assert np.allclose(repelled_rises(result, "training"), [2.0, 0.4, 1.2])
+
+
+@pytest.mark.parametrize("m", [5, 10])
+def test_teacher_odds_match_sampling(m: int) -> None:
+    # ρ = (1ᵀv*)²/‖v*‖² of Gaussian draws: the Beta law's probabilities against sampled frequencies
+    v = np.random.default_rng(m).standard_normal((200_000, m))
+    rho = v.sum(axis=1) ** 2 / np.sum(v**2, axis=1)
+    violation, kept = teacher_odds(m)
+    low, fraction = TEACHER_BALANCE
+    assert np.mean(rho >= (m + 1) / 2) == pytest.approx(violation, abs=3e-3)
+    admissible = (rho >= low) & (rho <= fraction * (m + 1) / 2)
+    assert np.mean(admissible) == pytest.approx(kept, abs=5e-3)
+    assert admissible[:200].tolist() == [admissible_teacher(row) for row in v[:200]]

@@ -50,7 +50,8 @@ SELU_SCALE = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
 QUADRATURE_NODES = 64  # Gauss–Legendre nodes per piece, radial and angular
 RADIUS = 12.0  # radial cut-off: the Gaussian mass beyond it is e^{-72}
-CHEBYSHEV_DEGREE = 48  # degree of the dual's Chebyshev series in θ ∈ [0, π]: its coefficients reach round-off by ~40
+# degree of the dual's Chebyshev series in θ ∈ [0, π]: its coefficients reach round-off by ~40
+CHEBYSHEV_DEGREE = 48
 
 
 @dataclass(frozen=True)
@@ -175,14 +176,15 @@ def quadrature_dual(
     theta: np.ndarray,
     nodes: int = QUADRATURE_NODES,
 ) -> np.ndarray:
-    """E[h(σu)h(σv)] at angles θ by polar Gauss–Legendre quadrature, split where u or v changes sign.
+    """E[h(σu)h(σv)] at angles θ by polar Gauss–Legendre quadrature, split where u or v flips sign.
 
     E[h(σu)h(σv)] = (1/2π) ∫_0^{2π} dβ ∫_0^∞ r e^{-r²/2} h(σr cos β) h(σr cos(β − θ)) dr.
     """
     h = activation.function(kind)
     theta_t = torch.as_tensor(np.asarray(theta, dtype=np.float64))
     half_pi = torch.full_like(theta_t, math.pi / 2)
-    # Sign changes at β = −π/2 + θ, π/2, π/2 + θ, 3π/2: four arcs covering one period [θ − π/2, θ + 3π/2].
+    # Sign changes at β = −π/2 + θ, π/2, π/2 + θ, 3π/2: four arcs covering one period
+    # [θ − π/2, θ + 3π/2].
     cuts = torch.stack(
         [theta_t - half_pi, half_pi, theta_t + half_pi, 3 * half_pi, theta_t + 3 * half_pi], dim=-1
     )
@@ -335,6 +337,13 @@ def sphere_in_subspace(n: int, dim: int, ambient: int, rng: np.random.Generator)
     return coordinates @ basis.T
 
 
+def separation(X: np.ndarray) -> float:
+    """δ = min_{i≠j} min(‖x_i − x_j‖, ‖x_i + x_j‖) for unit rows x_i: √(2(1 − max |ρ_ij|))."""
+    rho = np.abs(X @ X.T)
+    np.fill_diagonal(rho, -1.0)
+    return float(np.sqrt(max(2.0 * (1.0 - rho.max()), 0.0)))
+
+
 class RandomFeatureNetwork(nn.Module):
     """f(x) = Σ_k a_k φ(w_k · h(x)) with a_k = ±1/√m fixed and h(x) = L − 1 fixed random layers.
 
@@ -392,9 +401,10 @@ class RandomFeatureNetwork(nn.Module):
 def empirical_gram(
     model: nn.Module, X: torch.Tensor, parameters: Sequence[str] | None = None
 ) -> np.ndarray:
-    """J Jᵀ for the Jacobian J of a scalar-output model's outputs on X w.r.t. the named parameters (all if None).
+    """J Jᵀ for the Jacobian J of a scalar-output model's outputs on X w.r.t. the named parameters.
 
-    J is held in memory whole: n × (number of selected parameters) floats.
+    All parameters if ``parameters`` is None. J is held in memory whole: n × (number of selected
+    parameters) floats.
     """
     selected = {
         name: p.detach()
