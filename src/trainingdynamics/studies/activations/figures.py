@@ -70,7 +70,7 @@ def plot_lambda_min(result: ActivationsResult) -> Figure:
     ax.set_ylim(bottom=1e-14)
     title = f"n = {result.cfg.n_points} points"
     plotting.label(ax, "dimension k of the data's subspace", r"$\lambda_{\min}(G)$", title)
-    ax.legend(ncols=2, fontsize=8)
+    ax.legend(ncols=2)
     return fig
 
 
@@ -89,7 +89,7 @@ def plot_size_and_separation(result: ActivationsResult) -> Figure:
         )
     title = f"k = {cfg.sweep_dim}, first n points of one sample"
     plotting.label(ax, "number of points n", r"$\lambda_{\min}(G)$", title)
-    ax.legend(ncols=2, fontsize=8)
+    ax.legend(ncols=2)
     for name in spectra.draws_low:
         ax_delta.loglog(
             spectra.separation_low,
@@ -110,7 +110,7 @@ def plot_size_and_separation(result: ActivationsResult) -> Figure:
         r"$\lambda_{\min}(G)$",
         f"k = 2, {cfg.claim_draws} circles of n = {cfg.n_points}",
     )
-    ax_delta.legend(ncols=2, fontsize=8)
+    ax_delta.legend(ncols=2)
     return fig
 
 
@@ -127,7 +127,7 @@ def plot_elu_jump(result: ActivationsResult) -> Figure:
         spectra.elu_alphas[kinked], jumps[kinked], spectra.elu_lambda_min[kinked], strict=True
     ):
         offset = (4, 6) if a > 1 else (4, -12)
-        ax.annotate(f"α={a:g}", (j, lam), textcoords="offset points", xytext=offset, fontsize=8)
+        ax.annotate(f"α={a:g}", (j, lam), textcoords="offset points", xytext=offset)
     for name in ("relu", "selu"):
         jump, lam = Activation(name).derivative_jump, spectra.lambda_min[name][k2]
         ax.loglog(jump, lam, "s", color=palette[name], label=name)
@@ -144,7 +144,7 @@ def plot_elu_jump(result: ActivationsResult) -> Figure:
         r"$\lambda_{\min}(G)$",
         "k = 2: the size of the jump sets the eigenvalue",
     )
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
@@ -165,28 +165,25 @@ def plot_spectra(result: ActivationsResult) -> Figure:
 def plot_figure_one(result: ActivationsResult) -> Figure:
     """The paper's Figure 1 on our data: GD's loss and G's eigenvalues, per n, circle and R^d."""
     one, palette = result.figure, _palette()
-    fig, axes = plotting.figure(ncols=4, nrows=2, width=3.6, height=3.0)
-    for row, data in zip(axes, ("k = 2", f"k = {result.cfg.ambient_dim}"), strict=True):
-        for column, n in enumerate(one.points):
-            ax_loss, ax_eig = row[column], row[column + 2]
-            for name in ACTIVATIONS:
-                loss = one.losses[(n, data)][name]
-                ax_loss.semilogy(loss / loss[0], _style(name), color=palette[name], label=name)
-                ax_eig.semilogy(
-                    np.arange(1, n + 1),
-                    one.spectra[(n, data)][name],
-                    _style(name),
-                    marker=".",
-                    color=palette[name],
-                    label=name,
-                )
-            title = f"({'ab'[column]}) convergence, n = {n}, {data}"
-            plotting.label(ax_loss, "GD step", "loss / initial loss", title)
-            title = f"({'cd'[column]}) G's eigenvalues, n = {n}, {data}"
-            plotting.label(ax_eig, "eigenvalue index i", r"$\lambda_i(G)$ at initialisation", title)
-    axes[0][0].legend(fontsize=7)
-    for ax in axes.flat:
-        ax.title.set_fontsize(9)
+    fig, axes = plotting.figure(ncols=2, nrows=4, width=4.2, height=3.0)
+    cases = [(data, n) for data in ("k = 2", f"k = {result.cfg.ambient_dim}") for n in one.points]
+    for letter, (ax_loss, ax_eig), (data, n) in zip("abcd", axes, cases, strict=True):
+        for name in ACTIVATIONS:
+            loss = one.losses[(n, data)][name]
+            ax_loss.semilogy(loss / loss[0], _style(name), color=palette[name], label=name)
+            ax_eig.semilogy(
+                np.arange(1, n + 1),
+                one.spectra[(n, data)][name],
+                _style(name),
+                marker=".",
+                color=palette[name],
+                label=name,
+            )
+        title = f"({letter}) convergence, n = {n}, {data}"
+        plotting.label(ax_loss, "GD step", "loss / initial loss", title)
+        title = f"({letter}) G's eigenvalues, n = {n}, {data}"
+        plotting.label(ax_eig, "eigenvalue index i", r"$\lambda_i(G)$ at initialisation", title)
+    axes[0][0].legend()
     return fig
 
 
@@ -205,7 +202,7 @@ def plot_training(result: ActivationsResult) -> Figure:
         ylabel = r"loss $\frac{1}{2}\|u_t - y\|^2$ (dotted: Gram prediction)"
         plotting.label(ax, "GD step", ylabel, where)
     ax_high.set_ylim(bottom=1e-12)
-    ax_low.legend(fontsize=8)
+    ax_low.legend()
     law = result.widths
     for (_, values), marker in zip(law.deviations.items(), ("o", "x"), strict=True):
         for name, row in zip(cfg.train_activations, values, strict=True):
@@ -223,7 +220,7 @@ def plot_training(result: ActivationsResult) -> Figure:
         r"$\max_t \|r_t - (I-\eta G)^t r_0\| / \|r_0\|$",
         f"o: k = 2, x: k = {cfg.ambient_dim}; dashed ∝ m^(−1/2)",
     )
-    ax_width.legend(fontsize=8)
+    ax_width.legend()
     return fig
 
 
@@ -242,7 +239,7 @@ def _plot_depth_scales(ax, result: ActivationsResult) -> None:
         r"median $\lambda_{\min}(G^{(L)}) / \lambda_{\min}(G^{(1)})$",
         f"tanh, n = {DEPTH_POINTS} points on a circle",
     )
-    ax.legend(fontsize=7)
+    ax.legend()
 
 
 def _plot_depth_circles(ax, result: ActivationsResult) -> None:
@@ -261,7 +258,7 @@ def _plot_depth_circles(ax, result: ActivationsResult) -> None:
         r"$\lambda_{\min}(G^{(L)})$ (floored at round-off)",
         f"{cfg.claim_draws} circles of n = {cfg.n_points}, σ_w = {DEPTH_SCALE:g}",
     )
-    ax.legend(fontsize=7)
+    ax.legend()
 
 
 def _plot_depth_gap(ax, result: ActivationsResult) -> None:
@@ -276,7 +273,7 @@ def _plot_depth_gap(ax, result: ActivationsResult) -> None:
     )
     title = f"χ = {depth.chi:.4f} (quadrature)"
     plotting.label(ax, "depth L", "closest pair's 1 − |ρ| at the top layer", title)
-    ax.legend(fontsize=7)
+    ax.legend()
 
 
 def plot_depth(result: ActivationsResult) -> Figure:

@@ -95,7 +95,7 @@ def plot_near_minimum(result: SteResult) -> Figure:
         ax_norm.semilogy(sampled.w_norm, **thin)
     plotting.label(ax_theta, "coarse GD step", "θ (rad)", "Angle, started near θ = π")
     plotting.label(ax_norm, "coarse GD step", "‖w‖", "Norm of w")
-    ax_theta.legend(fontsize=8)
+    ax_theta.legend()
     ax_norm.legend()
     return fig
 
@@ -146,11 +146,11 @@ def plot_digits(result: SteResult) -> Figure:
 def plot_repelled(result: SteResult) -> Figure:
     """Training loss of each STE continued from the ReLU-type minima, per bits, start and rate."""
     cfg, kinds = result.cfg, LEARNING_RATE_KINDS
-    fig, axes = plotting.figure(ncols=2 * len(kinds), nrows=len(cfg.bits), width=3.4, height=2.8)
+    rows = [(bits, start) for bits in cfg.bits for start in REPELLED_STARTS]
+    fig, axes = plotting.figure(ncols=len(kinds), nrows=len(rows), width=3.8, height=2.8)
     axes = np.atleast_2d(axes)
-    panels = [(start, kind) for start in REPELLED_STARTS for kind in kinds]
-    for row, bits in enumerate(cfg.bits):
-        for column, (start, kind) in enumerate(panels):
+    for row, (bits, start) in enumerate(rows):
+        for column, kind in enumerate(kinds):
             ax = axes[row, column]
             for ste, color in zip(S.STES, _colours(), strict=True):
                 losses = _continuation(result, bits, start, ste, kind)
@@ -160,5 +160,5 @@ def plot_repelled(result: SteResult) -> Figure:
             ylabel = "training loss" if column == 0 else ""
             title = f"{bits} bits, from {start}, lr {rate:g}"
             plotting.label(ax, "continued epoch", ylabel, title)
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].legend()
     return fig
