@@ -13,6 +13,7 @@ full-batch GD, where λ_H^1 rises to 2/η and hovers there (Cohen et al. 2021, e
 from trainingdynamics.studies.break_even.analysis import (
     measurement_cost,
     measurement_share,
+    numbers,
     probe_cost_in_steps,
     summary_table,
 )
@@ -27,6 +28,6 @@ from trainingdynamics.studies.break_even.figures import (
 
 __all__ = [
     "CLAIM", "PAPER", "PROFILES", "TITLE", "Config", "claims", "config", "measurement_cost",
-    "measurement_share", "plot_edge_of_stability", "plot_peaks", "plot_trajectories",
+    "measurement_share", "numbers", "plot_edge_of_stability", "plot_peaks", "plot_trajectories",
     "probe_cost_in_steps", "run", "summary_table",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Summaries of the runs: conditioning after break-even, peaks, rank correlations, probe cost."""
+"""Over the grids: rank correlations of per-run summaries with the knob, tables, probe cost."""
 
 from __future__ import annotations
 
@@ -10,16 +10,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from trainingdynamics.studies.break_even import summaries as S
 from trainingdynamics.studies.break_even.config import EDGE_BAND
-from trainingdynamics.studies.break_even.experiment import BreakEvenResult, SGDRun
-
-
-def conditioning_after_break_even(t: SGDRun) -> float:
-    """The best conditioning from the break-even point on: max of λ_K^k/λ_K^1 over those
-    measurements.
-    """
-    return float(t.conditioning[t.break_even :].max())
-
+from trainingdynamics.studies.break_even.experiment import BreakEvenResult
+from trainingdynamics.studies.break_even.sgd import SGDRun
 
 Grid = Literal["lr", "batch", "bn"]
 
@@ -41,31 +35,43 @@ def grid_runs(result: BreakEvenResult, grid: Grid) -> dict[float, list[SGDRun]]:
 def rank_correlation(
     result: BreakEvenResult, summary: Callable[[SGDRun], float], *, grid: Grid
 ) -> float:
-    """Median over replicates of Spearman's ρ between the grid's knob (η or B) and ``summary``."""
+    """Median over replicates of Spearman's ρ between the grid's knob (η or B) and ``summary``.
+
+    Grid points whose summary is NaN (e.g. no break-even point) are left out; with fewer than three
+    left, or a summary constant over the grid, there is no ordering: ρ = 0, never NaN.
+    """
     groups = grid_runs(result, grid)
-    rhos = [
-        spearmanr(
-            list(groups),
-            [summary(next(t for t in runs if t.replicate == r)) for runs in groups.values()],
-        ).statistic
-        for r in result.replicates
-    ]
-    rhos = [
-        rho if np.isfinite(rho) else 0.0 for rho in rhos
-    ]  # a summary constant over the grid has no ordering: ρ = 0, never NaN
-    return round(
-        float(np.median(rhos)), 12
-    )  # ρ is a ratio of small integers: drop round-off such as 0.7999999999999998
+    rhos = []
+    for r in result.replicates:
+        pairs = [
+            (knob, summary(next(t for t in runs if t.replicate == r)))
+            for knob, runs in groups.items()
+        ]
+        pairs = [(k, v) for k, v in pairs if np.isfinite(v)]
+        rho = spearmanr(*zip(*pairs, strict=True)).statistic if len(pairs) >= 3 else math.nan
+        rhos.append(rho if np.isfinite(rho) else 0.0)
+    # ρ is a ratio of small integers: drop round-off such as 0.7999999999999998
+    return round(float(np.median(rhos)), 12)
 
 
-def hessian_peak(t: SGDRun) -> float:
-    """max_t λ_H^1."""
-    return float(t.hessian_top.max())
+def median_over_runs(
+    result: BreakEvenResult, summary: Callable[[SGDRun], float], grid: Grid
+) -> float:
+    """The median of ``summary`` over every run of the grid (all knob values and seeds)."""
+    return float(np.median([summary(t) for runs in grid_runs(result, grid).values() for t in runs]))
 
 
-def covariance_peak(t: SGDRun) -> float:
-    """max_t λ_K^1."""
-    return float(t.covariance_top.max())
+def fraction_of_runs(result: BreakEvenResult, test: Callable[[SGDRun], bool], grid: Grid) -> float:
+    """The fraction of the grid's runs for which ``test`` holds."""
+    return float(np.mean([test(t) for runs in grid_runs(result, grid).values() for t in runs]))
+
+
+def per_knob(result: BreakEvenResult, summary: Callable[[SGDRun], float], grid: Grid) -> dict:
+    """The median over seeds of ``summary`` at each knob value of the grid."""
+    return {
+        knob: float(np.median([summary(t) for t in runs]))
+        for knob, runs in grid_runs(result, grid).items()
+    }
 
 
 def edge_band_count(
@@ -124,20 +130,18 @@ def measurement_cost(result: BreakEvenResult) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _bn_conditioning(result: BreakEvenResult) -> dict[float, float]:
-    """Per η of the BatchNorm grid: median over seeds of the best conditioning after break-even."""
-    return {
-        lr: float(np.median([conditioning_after_break_even(t) for t in runs]))
-        for lr, runs in grid_runs(result, "bn").items()
-    }
-
-
 def summary_table(result: BreakEvenResult) -> pd.DataFrame:
-    """Per grid point, medians over seeds: steps to target, break-even step, peaks, best
-    conditioning.
-    """
+    """Per grid point, medians over seeds: steps, break-even, peaks, conditioning, Eq. 1."""
+    columns = {
+        "peak λ_H^1": S.hessian_peak, "peak η λ_H^1/2": S.peak_over_edge,
+        "Eq. 1 break-even λ/(2/η)": S.predicted_over_edge, "max Eq. 1 left side": S.max_stability,
+        "peak λ_K^1": S.covariance_peak, "max Tr K/λ_K^1": S.trace_ratio_peak,
+        "max Tr K/λ_K^1 after peak": S.trace_ratio_after_peak,
+        f"best λ_K^{result.cfg.condition_k}/λ_K^1 after peak": S.conditioning_after_break_even,
+        "peak Tr K": S.covariance_trace_peak, "peak Tr H": S.hessian_trace_peak,
+        "its s.e.": S.hessian_trace_peak_se, "r(λ_H^1, λ_K^1) early": S.early_correlation,
+    }  # fmt: skip
     rows = []
-    best = f"best λ_K^{result.cfg.condition_k}/λ_K^1 after break-even"
     for grid, label in (
         ("lr", "η (plain)"),
         ("batch", f"B (η = {result.cfg.batch_lr:g})"),
@@ -145,12 +149,49 @@ def summary_table(result: BreakEvenResult) -> pd.DataFrame:
     ):
         for knob, runs in grid_runs(result, grid).items():
             rows.append({
-                "grid": label,
-                "value": knob,
-                "steps to target": np.median([t.steps[-1] for t in runs]),
-                "break-even step": np.median([t.steps[t.break_even] for t in runs]),
-                "peak λ_H^1": np.median([hessian_peak(t) for t in runs]),
-                "peak λ_K^1": np.median([covariance_peak(t) for t in runs]),
-                best: np.median([conditioning_after_break_even(t) for t in runs]),
+                "grid": label, "value": knob,
+                "steps to target": np.median([t.steps[t.reached_at or -1] for t in runs]),
+                "break-even step": np.median([_break_even_step(t) for t in runs]),
+                **{name: np.median([f(t) for t in runs]) for name, f in columns.items()},
             })  # fmt: skip
     return pd.DataFrame(rows).set_index(["grid", "value"]).round(3)
+
+
+def _break_even_step(t: SGDRun) -> float:
+    """The step of the Eq. 1 break-even point (NaN if the run never reached it)."""
+    return math.nan if t.break_even is None else float(t.steps[t.break_even])
+
+
+def numbers(result: BreakEvenResult) -> dict[str, float]:
+    """The run's numbers quoted in the chapter's prose (plain floats, for the book's glue)."""
+    plain, bn, batch = (
+        {name: per_knob(result, f, grid) for name, f in SUMMARIES.items()}
+        for grid in ("lr", "bn", "batch")
+    )
+    low = min(result.cfg.bn_learning_rates)
+    ten = min(plain["ratio"], key=lambda lr: abs(math.log10(lr / (10 * low))))
+    small, large = min(result.cfg.learning_rates), max(result.cfg.learning_rates)
+    near = min(plain["ratio"], key=lambda lr: abs(math.log10(lr / 0.1)))
+    far = min(plain["ratio"], key=lambda lr: abs(math.log10(lr / 0.01)))
+    values = {
+        "seconds": result.seconds, "share": measurement_share(result),
+        "probe_steps": probe_cost_in_steps(result), "lr_small": small, "lr_large": large,
+        "lr_near": near, "lr_far": far, "bn_low": low, "plain_ten": ten,
+        "bn_max_lr": max(result.cfg.bn_learning_rates),
+        "lk_near": plain["lk"][near], "lk_far": plain["lk"][far],
+        "ratio_near": plain["ratio"][near], "ratio_far": plain["ratio"][far],
+        "after_near": plain["after"][near], "after_far": plain["after"][far],
+        "bn_ratio_low": bn["ratio"][low], "plain_ratio_ten": plain["ratio"][ten],
+        "bn_lk_low": bn["lk"][low], "plain_lk_ten": plain["lk"][ten],
+        "edge_near": plain["edge"][near], "predicted_near": plain["predicted"][near],
+        "edge_small_batch": batch["edge"][min(batch["edge"])],
+        "predicted_small_batch": batch["predicted"][min(batch["edge"])],
+        "edge_large": plain["edge"][large],
+    }  # fmt: skip
+    return {name: float(v) for name, v in values.items()}
+
+
+SUMMARIES = {
+    "lk": S.covariance_peak, "ratio": S.trace_ratio_peak, "after": S.trace_ratio_after_peak,
+    "edge": S.peak_over_edge, "predicted": S.predicted_over_edge,
+}  # fmt: skip

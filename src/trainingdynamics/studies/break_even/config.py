@@ -27,6 +27,12 @@ EDGE_BAND = (
     1.5,
     2.5,
 )  # ours: λ_H^1 within [1.5/η, 2.5/η], i.e. 2/η ± 25% (Cohen et al. give no width)
+# ours: λ_K^1 ≈ α λ_H^1 (Assumption 2) asks for a close linear relation, r ≥ 0.9
+CORRELATION_BOUND = 0.9
+# ours: the paper's conjectures are about runs past their break-even point: all of them
+REACHED_FRACTION = 1.0
+# ours: BatchNorm at a small η no more than 25% better conditioned than plain at 10× η (paper: 5%)
+BN_RATIO_BOUND = 1.25
 # ours: at least two GD learning rates in the band (all of the quick profile's, half of the
 # full one's)
 EDGE_COUNT = 2
@@ -43,11 +49,16 @@ class Config:
     batch_size: int = 32
     batch_sizes: tuple[int, ...] = (8, 32, 128)
     batch_lr: float = 0.0316
-    bn_learning_rates: tuple[float, ...] = (0.00316, 0.01, 0.0316)
+    bn_learning_rates: tuple[float, ...] = (0.01, 0.0316, 0.1, 0.316)
+    bn_gamma: float = 0.1
     target_accuracy: float = 0.95
     max_steps: int = 6000
     measure_every: float = 2.0
-    bn_measure_every: float = 0.5
+    bn_measure_every: float = 1.0
+    after_break_even: int = 10
+    max_measurements: int = 30
+    trace_probes: int = 4
+    minibatch_count: int = 16
     hessian_examples: int = 256
     covariance_examples: int = 256
     condition_k: int = 10
@@ -63,8 +74,10 @@ class Config:
         require_positive(
             self, "n_train", "channels", "init_scale", "learning_rates", "batch_size",
             "batch_sizes", "batch_lr", "bn_learning_rates", "max_steps", "measure_every",
-            "bn_measure_every", "hessian_examples", "covariance_examples", "condition_k", "tol",
-            "seeds", "eos_learning_rates", "eos_examples", "eos_width", "eos_steps", "eos_every",
+            "bn_measure_every", "after_break_even", "max_measurements", "trace_probes",
+            "minibatch_count", "bn_gamma", "hessian_examples", "covariance_examples", "condition_k",
+            "tol", "seeds", "eos_learning_rates", "eos_examples", "eos_width", "eos_steps",
+            "eos_every",
         )  # fmt: skip
         require_in_range(self, "target_accuracy", 0.1, 1.0)
         require_in_range(self, "tol", 1e-12, 0.1)
@@ -100,7 +113,7 @@ PROFILES = {
     "quick": Config(
         hessian_examples=128,
         covariance_examples=128,
-        bn_learning_rates=(0.00316, 0.0316),
+        bn_learning_rates=(0.01, 0.1, 0.316),
         eos_learning_rates=(0.35, 0.7),
         eos_steps=600,
         eos_every=25,

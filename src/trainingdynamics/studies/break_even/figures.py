@@ -8,55 +8,51 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from trainingdynamics import plotting
-from trainingdynamics.studies.break_even.analysis import (
-    Grid,
-    conditioning_after_break_even,
-    covariance_peak,
-    grid_runs,
-    hessian_peak,
-)
+from trainingdynamics.studies.break_even import summaries as S
+from trainingdynamics.studies.break_even.analysis import Grid, grid_runs
 from trainingdynamics.studies.break_even.config import EDGE_BAND
-from trainingdynamics.studies.break_even.experiment import BreakEvenResult, SGDRun
+from trainingdynamics.studies.break_even.experiment import BreakEvenResult
+from trainingdynamics.studies.break_even.sgd import SGDRun
 
 _GRID_SYMBOLS = {"lr": r"\eta", "batch": "B", "bn": r"\eta"}
+_PANELS = [
+    ("hessian_top", r"$\lambda_H^1$ (loss/param²)", "top Hessian eigenvalue"),
+    ("covariance_top", r"$\lambda_K^1$ (loss²/param²)", "top gradient-covariance eigenvalue"),
+    ("trace_ratio", r"Tr $K/\lambda_K^1$", "conditioning of K (paper's metric)"),
+    ("stability", "Eq. 1 left side", "stability along $e_H^1$ (1: break-even)"),
+]
+
+
+def _mark(ax, t: SGDRun, series: np.ndarray, color: str) -> None:
+    """The sharpness peak (dot) and the Eq. 1 break-even point (star) of one run."""
+    p = S.peak_index(t)
+    ax.plot(t.steps[p] + 1, series[p], "o", color=color, ms=5, mec="black", mew=0.6)
+    if t.break_even is not None:
+        b = t.break_even
+        ax.plot(t.steps[b] + 1, series[b], "*", color=color, ms=10, mec="black", mew=0.6)
 
 
 def plot_trajectories(result: BreakEvenResult, grid: Grid) -> Figure:
-    """λ_H^1, λ_K^1 and Tr K against the step per value of the grid's knob, break-even points
-    marked.
+    """λ_H^1, λ_K^1, Tr K/λ_K^1 and Eq. 1's left side against the step per value of the grid's
+    knob; dots: sharpness peaks, stars: Eq. 1 break-even points.
     """
     symbol = _GRID_SYMBOLS[grid]
     groups = grid_runs(result, grid)
-    fig, axes = plotting.figure(3, width=4.6, height=3.4)
-    panels = [
-        ("hessian_top", r"$\lambda_H^1$ (loss/param²)", "top Hessian eigenvalue"),
-        ("covariance_top", r"$\lambda_K^1$ (loss²/param²)", "top gradient-covariance eigenvalue"),
-        ("covariance_trace", r"Tr $K$ (loss²/param²)", "total gradient variance"),
-    ]
+    fig, axes = plotting.figure(2, nrows=2, width=4.6, height=3.3)
+    axes = axes.ravel()
     for color, (value, runs) in zip(plotting.colors(len(groups)), groups.items(), strict=True):
         for i, t in enumerate(runs):
-            for ax, (quantity, _, _) in zip(axes, panels, strict=True):
-                ax.plot(
-                    t.steps + 1,
-                    getattr(t, quantity),
-                    color=color,
-                    alpha=1.0 if i == 0 else 0.45,
-                    lw=1.4,
-                    label=f"${symbol}$ = {value:g}" if i == 0 else None,
-                )
-                ax.plot(
-                    t.steps[t.break_even] + 1,
-                    getattr(t, quantity)[t.break_even],
-                    "o",
-                    color=color,
-                    ms=5,
-                    mec="black",
-                    mew=0.6,
-                )
+            for ax, (quantity, _, _) in zip(axes, _PANELS, strict=True):
+                series = getattr(t, quantity)
+                label = f"${symbol}$ = {value:g}" if i == 0 else None
+                ax.plot(t.steps + 1, series, color=color, alpha=1.0 if i == 0 else 0.45, lw=1.2,
+                        label=label)  # fmt: skip
+                _mark(ax, t, series, color)
         if grid != "batch":
             axes[0].axhline(2 / value, color=color, ls="--", lw=0.9)
-    for ax, (_, ylabel, title) in zip(axes, panels, strict=True):
-        ax.set(xscale="log", yscale="log")
+    axes[3].axhline(1.0, color="black", ls=":", lw=1.0)
+    for ax, (_, ylabel, title) in zip(axes, _PANELS, strict=True):
+        ax.set(xscale="log", yscale="log" if ax is not axes[2] else "linear")
         plotting.label(ax, "SGD step + 1", ylabel, title)
     axes[0].legend(fontsize=8)
     return fig
@@ -76,55 +72,43 @@ def _peak_summary(
     )
 
 
+def _errorbar(ax, groups: dict, summary: Callable[[SGDRun], float], **style: object) -> None:
+    """Median over seeds against the knob, with the range over seeds."""
+    x, median, low, high = _peak_summary(groups, summary)
+    ax.errorbar(x, median, yerr=[median - low, high - median], marker="o", capsize=3, **style)
+
+
 def plot_peaks(result: BreakEvenResult) -> Figure:
-    """max λ_H^1, max λ_K^1 and K's conditioning against η (± BatchNorm), max λ_K^1 against B."""
-    fig, axes = plotting.figure(2, nrows=2, width=4.6, height=3.3)
+    """Against η (± BatchNorm): max λ_H^1, max λ_K^1, max Tr K/λ_K^1 after the peak, max Tr H,
+    max Tr K; and max λ_K^1 against B.
+    """
+    fig, axes = plotting.figure(3, nrows=2, width=4.0, height=3.2)
     axes = axes.ravel()
-    k = result.cfg.condition_k
     panels = [
-        (axes[0], hessian_peak, r"peak of $\lambda_H^1$ (loss/param²)"),
-        (axes[1], covariance_peak, r"peak of $\lambda_K^1$ (loss²/param²)"),
-        (
-            axes[2],
-            conditioning_after_break_even,
-            rf"best $\lambda_K^{{{k}}}/\lambda_K^1$ after break-even",
-        ),
+        (S.hessian_peak, r"max $\lambda_H^1$ (loss/param²)", "log"),
+        (S.covariance_peak, r"max $\lambda_K^1$ (loss²/param²)", "log"),
+        (S.trace_ratio_after_peak, r"max Tr $K/\lambda_K^1$ after the peak", "linear"),
+        (S.hessian_trace_peak, r"max Tr $H$ (Hutchinson)", "log"),
+        (S.covariance_trace_peak, r"max Tr $K$", "log"),
     ]
     palette = plotting.colors(3)
-    for grid, color, name in (
-        ("lr", palette[0], "plain CNN"),
-        ("bn", palette[1], "with BatchNorm"),
-    ):
+    for grid, color, name in (("lr", palette[0], "plain CNN"), ("bn", palette[1], "BatchNorm")):
         groups = grid_runs(result, grid)
-        for ax, summary, ylabel in panels:
-            x, median, low, high = _peak_summary(groups, summary)
-            ax.errorbar(
-                x,
-                median,
-                yerr=[median - low, high - median],
-                color=color,
-                marker="o",
-                capsize=3,
-                label=name,
-            )
-            ax.set(
-                xscale="log",
-                yscale="log" if summary is not conditioning_after_break_even else "linear",
-            )
+        for ax, (summary, ylabel, scale) in zip(axes, panels, strict=False):
+            _errorbar(ax, groups, summary, color=color, label=name)
+            ax.set(xscale="log", yscale=scale)
             plotting.label(ax, r"learning rate $\eta$", ylabel)
+    bn = grid_runs(result, "bn")
+    _errorbar(axes[2], bn, S.minibatch_ratio_after_peak, color=palette[1], ls="--",
+              label="BatchNorm, mini-batch K")  # fmt: skip
     etas = np.array(result.cfg.learning_rates)
     axes[0].plot(etas, 2 / etas, "k--", lw=0.9, label=r"$2/\eta$")
     axes[0].legend(fontsize=8)
-    x, median, low, high = _peak_summary(grid_runs(result, "batch"), covariance_peak)
-    axes[3].errorbar(
-        x, median, yerr=[median - low, high - median], color=palette[2], marker="o", capsize=3
-    )
-    axes[3].set(xscale="log", yscale="log")
-    plotting.label(
-        axes[3],
-        rf"batch size $B$ ($\eta$ = {result.cfg.batch_lr:g})",
-        r"peak of $\lambda_K^1$ (loss²/param²)",
-    )
+    axes[2].legend(fontsize=8)
+    _errorbar(axes[5], grid_runs(result, "batch"), S.covariance_peak, color=palette[2])
+    axes[5].set(xscale="log", yscale="log")
+    plotting.label(axes[5], rf"batch size $B$ ($\eta$ = {result.cfg.batch_lr:g})",
+                   r"max $\lambda_K^1$ (loss²/param²)")  # fmt: skip
     return fig
 
 
