@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from trainingdynamics.studies.break_even import summaries as S
-from trainingdynamics.studies.break_even.config import EDGE_BAND
+from trainingdynamics.studies.break_even.config import EDGE_BAND, Config
 from trainingdynamics.studies.break_even.experiment import BreakEvenResult
 from trainingdynamics.studies.break_even.sgd import SGDRun
 
@@ -136,6 +136,7 @@ def summary_table(result: BreakEvenResult) -> pd.DataFrame:
         "peak λ_H^1": S.hessian_peak, "peak η λ_H^1/2": S.peak_over_edge,
         "Eq. 1 break-even λ/(2/η)": S.predicted_over_edge, "max Eq. 1 left side": S.max_stability,
         "peak λ_K^1": S.covariance_peak, "max Tr K/λ_K^1": S.trace_ratio_peak,
+        "Tr K/λ_K^1 at target": S.trace_ratio_at_target,
         "max Tr K/λ_K^1 after peak": S.trace_ratio_after_peak,
         f"best λ_K^{result.cfg.condition_k}/λ_K^1 after peak": S.conditioning_after_break_even,
         "peak Tr K": S.covariance_trace_peak, "peak Tr H": S.hessian_trace_peak,
@@ -181,17 +182,36 @@ def numbers(result: BreakEvenResult) -> dict[str, float]:
         "lk_near": plain["lk"][near], "lk_far": plain["lk"][far],
         "ratio_near": plain["ratio"][near], "ratio_far": plain["ratio"][far],
         "after_near": plain["after"][near], "after_far": plain["after"][far],
-        "bn_ratio_low": bn["ratio"][low], "plain_ratio_ten": plain["ratio"][ten],
+        "bn_ratio_low": bn["after"][low], "plain_ratio_ten": plain["after"][ten],
+        "target_near": plain["target"][near], "target_far": plain["target"][far],
         "bn_lk_low": bn["lk"][low], "plain_lk_ten": plain["lk"][ten],
         "edge_near": plain["edge"][near], "predicted_near": plain["predicted"][near],
         "edge_small_batch": batch["edge"][min(batch["edge"])],
         "predicted_small_batch": batch["predicted"][min(batch["edge"])],
         "edge_large": plain["edge"][large],
     }  # fmt: skip
-    return {name: float(v) for name, v in values.items()}
+    return {name: float(v) for name, v in {**values, **_settings(result.cfg)}.items()}
+
+
+def _settings(cfg: Config) -> dict[str, float]:
+    """The configuration's numbers quoted in the prose."""
+    fields = (
+        "n_train", "batch_size", "init_scale", "bn_gamma", "after_break_even", "max_measurements",
+        "hessian_examples", "covariance_examples", "tol", "trace_probes", "minibatch_count",
+        "eos_examples", "condition_k",
+    )  # fmt: skip
+    return {
+        **{name: getattr(cfg, name) for name in fields},
+        "target": cfg.target_accuracy,
+        "batch_lr": cfg.batch_lr,
+        "budget_time": cfg.max_measurements * cfg.measure_every,
+        "every_small": math.ceil(cfg.measure_every / min(cfg.learning_rates)),
+        "every_large": math.ceil(cfg.measure_every / max(cfg.learning_rates)),
+    }
 
 
 SUMMARIES = {
     "lk": S.covariance_peak, "ratio": S.trace_ratio_peak, "after": S.trace_ratio_after_peak,
+    "target": S.trace_ratio_at_target,
     "edge": S.peak_over_edge, "predicted": S.predicted_over_edge,
 }  # fmt: skip

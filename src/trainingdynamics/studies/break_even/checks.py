@@ -108,10 +108,10 @@ def _loose_correlation(result: BreakEvenResult) -> str:
 
 
 def _low_lr_ratio(result: BreakEvenResult) -> float:
-    """max Tr K/λ_K^1 of the BatchNorm CNN at its smallest η over the plain CNN's at 10× that η."""
+    """max Tr K/λ_K^1 after the peak, BatchNorm CNN at its smallest η over plain CNN at 10× η."""
     low = min(result.cfg.bn_learning_rates)
-    plain = per_knob(result, S.trace_ratio_peak, "lr")
-    bn = per_knob(result, S.trace_ratio_peak, "bn")
+    plain = per_knob(result, S.trace_ratio_after_peak, "lr")
+    bn = per_knob(result, S.trace_ratio_after_peak, "bn")
     ten = min(plain, key=lambda lr: abs(np.log10(lr / (10 * low))))
     return bn[low] / plain[ten]
 
@@ -185,9 +185,13 @@ def claims(result: BreakEvenResult) -> list[Claim]:
             reference=f"{C2}: the conditioning of K is better for a larger learning rate; {proxy}",
         ),
         _ordering(
-            result, "trace_ratio_vs_lr", "max Tr K/λ_K^1", S.trace_ratio_peak, grid="lr",
-            falls=False, title="Tr K/λ_K^1 rises with η",
-            reference=f"{C2}: the maximum attained λ_K*/λ_K^1 is larger for larger η, {practical}",
+            result, "trace_ratio_vs_lr", "Tr K/λ_K^1 at the target accuracy",
+            S.trace_ratio_at_target, grid="lr", falls=False, title="Tr K/λ_K^1 rises with η",
+            reference=(
+                f"{C2}: the maximum attained λ_K*/λ_K^1 is larger for larger η, {practical}; here "
+                "compared at matched training accuracy, since up to that point its maximum is "
+                "its value near initialisation, common to every η (see the table)"
+            ),
         ),
         _ordering(
             result, "trace_ratio_after_peak_vs_lr", "max Tr K/λ_K^1 after the λ_H^1 peak",
@@ -267,7 +271,7 @@ def claims(result: BreakEvenResult) -> list[Claim]:
         at_most(
             "bn_low_lr_vs_plain",
             f"BatchNorm at η = {low:g} is no better conditioned than the plain CNN at 10× that η: "
-            "ratio of their max Tr K/λ_K^1 (per-example K, up to the target accuracy)",
+            "ratio of their max Tr K/λ_K^1 after the sharpness peak (per-example K)",
             _low_lr_ratio(result), BN_RATIO_BOUND, source="paper",
             title="BatchNorm alone does not condition K",
             reference=(

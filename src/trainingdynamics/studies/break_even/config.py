@@ -8,9 +8,9 @@ from trainingdynamics.profiles import ParameterError, require_in_range, require_
 
 TITLE = "The break-even point: a large early learning rate tames curvature and gradient noise"
 CLAIM = (
-    "Without BatchNorm, a larger learning rate before the break-even point lowers the peaks of "
-    "λ_H^1 and λ_K^1 and improves "
-    "the conditioning of K, and a smaller batch lowers the peak of λ_K^1."
+    "A larger learning rate lowers the peaks of λ_H^1, λ_K^1, Tr K and Tr H and improves the "
+    "conditioning of K, with BatchNorm too, and a smaller batch lowers the peak of λ_K^1; but the "
+    "sharpness levels off before the break-even point of Eq. 1."
 )
 PAPER = "jastrzebski2020breakeven"
 
@@ -40,7 +40,12 @@ EDGE_COUNT = 2
 
 @dataclass(frozen=True)
 class Config:
-    """Data, network, the SGD grids, the measurement budget and the edge-of-stability runs."""
+    """Data, network, the SGD grids, the measurement budget and the edge-of-stability runs.
+
+    ``bn_gamma`` is the BatchNorm scales' initial value; ``after_break_even`` and
+    ``max_measurements`` bound a run once it has reached the target accuracy; ``trace_probes``
+    Hutchinson vectors estimate Tr H and ``minibatch_count`` mini-batch gradients the paper's K.
+    """
 
     n_train: int = 1000
     channels: tuple[int, ...] = (8, 16)
@@ -119,6 +124,8 @@ PROFILES = {
         eos_every=25,
     ),
     "full": Config(
+        hessian_examples=128,
+        covariance_examples=128,
         learning_rates=(0.01, 0.0178, 0.0316, 0.0562, 0.1, 0.178, 0.316),
         seeds=3,
         eos_every=20,

@@ -16,7 +16,7 @@ from trainingdynamics.studies.break_even.config import Config
 from trainingdynamics.studies.break_even.problem import make_cnn, squared_loss
 from trainingdynamics.training import Step, every, train
 
-SERIES = (
+_SERIES = (
     "hessian_top", "covariance_top", "covariance_kth", "covariance_trace", "hessian_trace",
     "hessian_trace_se", "curvature_mean", "curvature_variance", "minibatch_top", "minibatch_trace",
     "n_hvp",
@@ -242,6 +242,6 @@ def sgd_trajectory(
         lr=lr, batch_size=batch_size, batch_norm=batch_norm, replicate=replicate,
         n_train=len(data.X), target_accuracy=cfg.target_accuracy, budget=cfg.after_break_even,
         steps=history.steps("accuracy"), accuracy=history.values("accuracy"),
-        **{name: history.values(name) for name in SERIES},
+        **{name: history.values(name) for name in _SERIES},
         train_seconds=elapsed - probe.seconds, measure_seconds=probe.seconds,
     )  # fmt: skip

@@ -56,6 +56,11 @@ def trace_ratio_peak(t: SGDRun) -> float:
     return float(t.trace_ratio[t.matched].max())
 
 
+def trace_ratio_at_target(t: SGDRun) -> float:
+    """Tr K/λ_K^1 at the first measurement with the target accuracy (NaN if never reached)."""
+    return float(t.trace_ratio[t.reached_at]) if t.reached else math.nan
+
+
 def conditioning_after_break_even(t: SGDRun) -> float:
     """The best λ_K^k/λ_K^1 from the λ_H^1 peak to the target accuracy (the chapter's proxy)."""
     end = t.reached_at + 1 if t.reached else None
