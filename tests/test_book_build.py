@@ -46,8 +46,13 @@ QUICK_VERDICTS = {
     },
     "break_even": {
         "exact_spectra": "exact", "all_reached_target": "holds", "hessian_peak_vs_lr": "reproduced",
-        "covariance_peak_vs_lr": "reproduced", "conditioning_vs_lr": "reproduced", "bn_conditioning_vs_lr": "out of reach",
-        "covariance_peak_vs_batch": "reproduced", "edge_of_stability": "reproduced",
+        "covariance_peak_vs_lr": "reproduced", "covariance_peak_vs_batch": "reproduced",
+        "conditioning_vs_lr": "reproduced", "trace_ratio_vs_lr": "reproduced",
+        "trace_ratio_after_peak_vs_lr": "reproduced", "covariance_trace_peak_vs_lr": "reproduced",
+        "hessian_trace_peak_vs_lr": "reproduced", "break_even_reached": "not reproduced",
+        "early_correlation": "not reproduced", "bn_covariance_peak_vs_lr": "reproduced",
+        "bn_trace_ratio_vs_lr": "reproduced", "bn_conditioning_vs_lr": "reproduced",
+        "bn_low_lr_vs_plain": "reproduced", "edge_of_stability": "reproduced",
     },
 }  # fmt: skip
 
