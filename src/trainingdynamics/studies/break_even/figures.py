@@ -54,7 +54,7 @@ def plot_trajectories(result: BreakEvenResult, grid: Grid) -> Figure:
     for ax, (_, ylabel, title) in zip(axes, _PANELS, strict=True):
         ax.set(xscale="log", yscale="log" if ax is not axes[2] else "linear")
         plotting.label(ax, "SGD step + 1", ylabel, title)
-    axes[0].legend(fontsize=8)
+    axes[0].legend()
     return fig
 
 
@@ -103,8 +103,8 @@ def plot_peaks(result: BreakEvenResult) -> Figure:
               label="BatchNorm, mini-batch K")  # fmt: skip
     etas = np.array(result.cfg.learning_rates)
     axes[0].plot(etas, 2 / etas, "k--", lw=0.9, label=r"$2/\eta$")
-    axes[0].legend(fontsize=8)
-    axes[2].legend(fontsize=8)
+    axes[0].legend()
+    axes[2].legend()
     _errorbar(axes[5], grid_runs(result, "batch"), S.covariance_peak, color=palette[2])
     axes[5].set(xscale="log", yscale="log")
     plotting.label(axes[5], rf"batch size $B$ ($\eta$ = {result.cfg.batch_lr:g})",
@@ -138,5 +138,5 @@ def plot_edge_of_stability(result: BreakEvenResult) -> Figure:
         r"training loss $\frac{1}{2}\|f - y\|^2$ (mean)",
         "loss (non-monotone at the edge)",
     )
-    axes[0].legend(fontsize=8)
+    axes[0].legend()
     return fig
