@@ -41,7 +41,7 @@ test-fast: $(STAMP)
 # chapter's full-profile time and an unchanged rebuild) is measured too. Not part of `make test`, which only smoke-tests `bench --quick`.
 bench: $(STAMP)
 	$(BIN)/trainingdynamics build --profile full
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/trainingdynamics bench
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m bench
 	$(BIN)/trainingdynamics build --profile full  # re-render the HTML with the new Performance page
 
 # Every chapter's quick profile over seeds 0-9 on an embedded Dask cluster; writes the committed

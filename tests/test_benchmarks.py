@@ -14,30 +14,30 @@ import pytest
 import torch
 from torch import nn
 
-from trainingdynamics.benchmarks import main, peers
-from trainingdynamics.benchmarks.book_cost import chapter_times, totals
-from trainingdynamics.benchmarks.config import config
-from trainingdynamics.benchmarks.covariance import (
+from bench import main, peers
+from bench.book_cost import chapter_times, totals
+from bench.config import config
+from bench.covariance import (
     DENSE_GRAM,
     IMPLICIT_GRAM,
     LAYERED_GRAM,
     OURS_GRADIENTS,
 )
-from trainingdynamics.benchmarks.hessian import (
+from bench.hessian import (
     OURS,
     PYHESSIAN,
     reference_eigenvalues,
     relative_errors,
 )
-from trainingdynamics.benchmarks.problems import LOSS, Problem
-from trainingdynamics.benchmarks.report import table, target_tally
-from trainingdynamics.benchmarks.targets import (
+from bench.problems import LOSS, Problem
+from bench.report import table, target_tally
+from bench.targets import (
     book_targets,
     covariance_targets,
     eigen_target,
     fastest_accurate,
 )
-from trainingdynamics.benchmarks.timing import measure
+from bench.timing import measure
 from trainingdynamics.diagnostics import spectra
 from trainingdynamics.models.digits import mlp
 from trainingdynamics.profiles import ParameterError
@@ -142,7 +142,7 @@ def test_measure_runs_round_robin_until_the_count_or_the_budget() -> None:
 def test_settle_waits_for_the_load_average_and_gives_up_at_the_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from trainingdynamics.benchmarks import timing
+    from bench import timing
 
     averages = iter([3.0, 2.0, 1.0, 9.0])
     monkeypatch.setattr(timing, "load", lambda: next(averages))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from trainingdynamics.benchmarks.covariance import LAYERED_GRAM, OURS_GRADIENTS, SPECTRA
-from trainingdynamics.benchmarks.hessian import OURS, PYHESSIAN
+from bench.covariance import LAYERED_GRAM, OURS_GRADIENTS, SPECTRA
+from bench.hessian import OURS, PYHESSIAN
 
 TOP1_SPEEDUP = 3.0
 TOPK_SPEEDUP = 5.0

@@ -16,10 +16,10 @@ from functools import partial
 
 import torch
 
-from trainingdynamics.benchmarks import peers
-from trainingdynamics.benchmarks.config import BenchConfig
-from trainingdynamics.benchmarks.problems import LOSS, Problem
-from trainingdynamics.benchmarks.timing import measure
+from bench import peers
+from bench.config import BenchConfig
+from bench.problems import LOSS, Problem
+from bench.timing import measure
 from trainingdynamics.diagnostics import spectra
 
 Gradients = Callable[[Problem], torch.Tensor]

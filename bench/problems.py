@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from trainingdynamics.benchmarks.config import MODELS, BenchConfig
+from bench.config import MODELS, BenchConfig
 from trainingdynamics.data import digits
 from trainingdynamics.seeding import torch_generator
 from trainingdynamics.training import train

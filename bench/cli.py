@@ -1,4 +1,4 @@
-"""``trainingdynamics bench``: measure every case, write ``results.json``, render the Performance appendix."""
+"""``python -m bench``: measure every case, write ``results.json``, render the Performance appendix."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from pathlib import Path
 
 import torch
 
-from trainingdynamics.benchmarks import peers
-from trainingdynamics.benchmarks.book_cost import book_cost
-from trainingdynamics.benchmarks.config import config
-from trainingdynamics.benchmarks.covariance import covariance_rows
-from trainingdynamics.benchmarks.hessian import eigen_rows, reference_eigenvalues, trace_rows
-from trainingdynamics.benchmarks.problems import LOSS, trained_problem
-from trainingdynamics.benchmarks.report import render
-from trainingdynamics.benchmarks.targets import book_targets, covariance_targets, eigen_targets
-from trainingdynamics.benchmarks.timing import load, machine, settle
+from bench import peers
+from bench.book_cost import book_cost
+from bench.config import config
+from bench.covariance import covariance_rows
+from bench.hessian import eigen_rows, reference_eigenvalues, trace_rows
+from bench.problems import LOSS, trained_problem
+from bench.report import render
+from bench.targets import book_targets, covariance_targets, eigen_targets
+from bench.timing import load, machine, settle
 from trainingdynamics.fileio import atomic_write_text
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.runner import Layout, find_root
@@ -29,7 +29,7 @@ from trainingdynamics.runner import Layout, find_root
 
 def parser() -> argparse.ArgumentParser:
     """The benchmark's command line."""
-    cli = argparse.ArgumentParser(prog="trainingdynamics bench", description=__doc__)
+    cli = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     cli.add_argument(
         "--quick",
         action="store_true",

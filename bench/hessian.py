@@ -16,10 +16,10 @@ import numpy as np
 import scipy.sparse.linalg
 import torch
 
-from trainingdynamics.benchmarks import peers
-from trainingdynamics.benchmarks.config import BenchConfig, Setting
-from trainingdynamics.benchmarks.problems import LOSS, Problem
-from trainingdynamics.benchmarks.timing import measure
+from bench import peers
+from bench.config import BenchConfig, Setting
+from bench.problems import LOSS, Problem
+from bench.timing import measure
 from trainingdynamics.diagnostics import spectra
 
 
