@@ -51,7 +51,9 @@ def hard_spectra() -> dict[str, np.ndarray]:
 def operator(values: np.ndarray, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A = U diag(values) Uᵀ for a random orthogonal U; A and U."""
     generator = torch.Generator().manual_seed(seed)
-    basis, _ = torch.linalg.qr(torch.randn(len(values), len(values), generator=generator, dtype=torch.float64))
+    basis, _ = torch.linalg.qr(
+        torch.randn(len(values), len(values), generator=generator, dtype=torch.float64)
+    )
     return basis @ torch.diag(torch.from_numpy(values.copy())) @ basis.T, basis
 
 
@@ -91,7 +93,9 @@ def test_a_start_vector_that_misses_the_top_eigenvector_is_caught():
     exact = hard_spectra()["tiny_top_gap"]
     exact[0] = 1.5  # a clear top eigenvalue the start vector barely touches
     A, basis = operator(exact)
-    start = basis[:, 1] + 1e-3 * torch.randn(DIM, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    start = basis[:, 1] + 1e-3 * torch.randn(
+        DIM, generator=torch.Generator().manual_seed(3), dtype=torch.float64
+    )
     start -= (1 - 1e-12) * (basis[:, 0] @ start) * basis[:, 0]  # component along u₁: ~1e-15
     assert abs(plain_lanczos(A, start, 1, 1e-4)[0] - 1.5) > 0.4  # the old rule misses it
     result = spectra.lanczos(lambda v: A @ v, DIM, k=1, tol=1e-4, start=start)
@@ -102,7 +106,11 @@ def test_the_hidden_second_eigenvalue_defeats_the_unchecked_rule():
     """At tol 1e-2 the first converged Ritz values skip λ₂ = 0.99; the checked result does not."""
     exact = hard_spectra()["hidden_second"]
     A, basis = operator(exact)
-    start = basis[:, 0] + 1e-6 * basis[:, 1] + 1e-2 * basis[:, 2:] @ torch.ones(DIM - 2, dtype=torch.float64)
+    start = (
+        basis[:, 0]
+        + 1e-6 * basis[:, 1]
+        + 1e-2 * basis[:, 2:] @ torch.ones(DIM - 2, dtype=torch.float64)
+    )
     plain = plain_lanczos(A, start, 3, 1e-2)
     assert np.max(np.abs(plain - exact[:3]) / (1e-2 * exact[0])) > 1.0
     result = spectra.lanczos(lambda v: A @ v, DIM, k=3, tol=1e-2, start=start)
@@ -129,7 +137,9 @@ def trained_network():
     X, y = data.X[:512].double(), data.y[:512]
     model = mlp((64, 32, 10)).double()
     loss = nn.CrossEntropyLoss()
-    train(model, loss, X, y, optimizer=torch.optim.SGD(model.parameters(), lr=0.5), steps=200, seed=0)
+    train(
+        model, loss, X, y, optimizer=torch.optim.SGD(model.parameters(), lr=0.5), steps=200, seed=0
+    )
     model.zero_grad(set_to_none=True)
     return model, loss, X, y
 
@@ -138,7 +148,9 @@ def test_a_trained_network_matches_float64_arpack_at_every_tolerance(trained_net
     model, loss, X, y = trained_network
     operator = spectra.as_linear_operator(model, loss, X, y)
     start = np.random.default_rng(0).standard_normal(operator.shape[0])
-    reference = np.sort(scipy.sparse.linalg.eigsh(operator, k=12, which="LA", tol=1e-13, v0=start)[0])[::-1]
+    reference = np.sort(
+        scipy.sparse.linalg.eigsh(operator, k=12, which="LA", tol=1e-13, v0=start)[0]
+    )[::-1]
     for tol in TOLERANCES:
         result = spectra.hessian_eigenvalues(model, loss, X, y, k=10, tol=tol)
         assert result.converged

@@ -162,7 +162,7 @@ def test_gradient_covariance_spectrum_matches_the_dense_covariance(n):
     "n, dim", [(40, 90), (90, 40)]
 )  # the Gram matrix is the smaller operator, then K itself
 def test_both_covariance_methods_match_the_explicit_covariance(method, n, dim):
-    """Top eigenpairs and trace of K = (1/n) G_cᵀG_c by both routes, against eigh of the explicit P × P matrix."""
+    """Top eigenpairs and trace of K = (1/n) G_cᵀG_c by both routes, against eigh of the P × P K."""
     G = torch.randn(n, dim, generator=torch.Generator().manual_seed(n)) * torch.linspace(
         0.1, 3.0, dim
     )
@@ -182,7 +182,7 @@ def test_both_covariance_methods_match_the_explicit_covariance(method, n, dim):
 
 
 def test_lanczos_covariance_on_float32_gradients_is_accurate_to_float32():
-    """Products in the gradients' precision: float32 gradients give eigenvalues within ~1e-6 of the float64 answer."""
+    """Products in the gradients' precision: float32 gradients give eigenvalues within ~1e-6."""
     G = torch.randn(600, 300, generator=torch.Generator().manual_seed(1)) * torch.linspace(
         0.1, 3.0, 300
     )
@@ -209,7 +209,10 @@ def test_auto_picks_lanczos_only_for_few_eigenvalues_of_a_large_gram_matrix(monk
 
 
 class SharedLayers(nn.Module):
-    """Linear layers the factored Gram must leave to vmap: one applied twice, one on a 3-D input, two sharing a weight; one whose output is unused."""
+    """Linear layers the factored Gram leaves to vmap.
+
+    One applied twice, one on a 3-D input, two sharing a weight; one whose output is unused.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -228,7 +231,7 @@ class SharedLayers(nn.Module):
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn", "shared"])
 def test_gradient_gram_matches_the_per_example_loop(kind):
-    """g_i·g_j from layer factors (and vmap for the rest) equals the Gram matrix of explicitly looped gradients."""
+    """g_i·g_j from layer factors (and vmap for the rest) equals that of looped gradients."""
     if kind == "shared":
         torch.manual_seed(0)
         model, X, y = SharedLayers(), torch.randn(12, 5), torch.randint(0, 3, (12,))
@@ -308,7 +311,7 @@ def test_hutchinson_mean_and_stderr_match_the_theory():
 
 
 def test_trace_estimate_from_samples():
-    """Samples 1 and 3: mean 2, sample standard deviation √2, standard error √2/√2 = 1; one sample has no error bar."""
+    """Samples 1 and 3: mean 2, std √2, standard error 1; one sample: no error bar."""
     estimate = spectra.TraceEstimate.from_samples([1.0, 3.0])
     assert (estimate.value, estimate.stderr, estimate.n_hvp) == pytest.approx((2.0, 1.0, 2))
     assert torch.isnan(torch.tensor(spectra.TraceEstimate.from_samples([4.0]).stderr))

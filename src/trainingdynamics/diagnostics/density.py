@@ -28,7 +28,7 @@ Matvec = Callable[[torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class SpectralDensity:
-    """Quadrature nodes θ and weights τ per probe (each row's weights sum to 1), and the products."""
+    """Quadrature nodes θ and weights τ per probe (each row sums to 1), and the products used."""
 
     nodes: np.ndarray  # (probes, m) Ritz values
     weights: np.ndarray  # (probes, m)
@@ -58,7 +58,9 @@ class SpectralDensity:
     def density(self, grid: np.ndarray, sigma: float | None = None) -> np.ndarray:
         """φ_σ on ``grid``: the probes' Gaussian-broadened quadratures, averaged."""
         sigma = self.default_sigma() if sigma is None else sigma
-        return smoothed_density(self.nodes.ravel(), self.weights.ravel() / len(self.nodes), grid, sigma)
+        return smoothed_density(
+            self.nodes.ravel(), self.weights.ravel() / len(self.nodes), grid, sigma
+        )
 
 
 def smoothed_density(

@@ -22,7 +22,7 @@ Params = dict[str, torch.Tensor]
 
 @contextmanager
 def model_mode(model: nn.Module, mode: Mode) -> Iterator[nn.Module]:
-    """Put ``model`` in ``mode`` ("train", "eval" or None = unchanged), restore every module after."""
+    """Put ``model`` in ``mode`` ("train", "eval" or None = as is), restore every module after."""
     if mode not in ("train", "eval", None):
         raise ValueError(f"mode must be 'train', 'eval' or None, got {mode!r}")
     previous = [(module, module.training) for module in model.modules()]
@@ -36,7 +36,7 @@ def model_mode(model: nn.Module, mode: Mode) -> Iterator[nn.Module]:
 
 
 def refuse_batch_coupling(model: nn.Module, what: str) -> None:
-    """Raise if a BatchNorm layer is in train mode: it mixes the examples, so ``what`` is undefined."""
+    """Raise if a BatchNorm layer is in train mode: it mixes the examples, ``what`` is undefined."""
     coupled = [
         name
         for name, m in model.named_modules()

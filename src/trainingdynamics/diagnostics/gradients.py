@@ -65,7 +65,7 @@ def per_example_gradients_of(
 
 
 def centred_gradients(gradients: torch.Tensor) -> torch.Tensor:
-    """G_c = G − ḡ, the rows minus their mean (accumulated in float64), in the gradients' precision."""
+    """G_c = G − ḡ, the rows minus their mean (summed in float64), in the gradients' precision."""
     return gradients - gradients.to(torch.float64).mean(dim=0).to(gradients.dtype)
 
 

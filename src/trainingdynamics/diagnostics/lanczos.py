@@ -66,7 +66,7 @@ def as_matvec(operator: object) -> Matvec:
 def ritz_pairs(
     alphas: list[float], betas: list[float], k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``k`` largest Ritz values of a Lanczos tridiagonal, their vectors and residuals β_j|s_j|."""
+    """The ``k`` largest Ritz values of a Lanczos tridiagonal, their vectors, residuals β_j|s_j|."""
     values, vectors = scipy.linalg.eigh_tridiagonal(
         np.array(alphas), np.array(betas[: len(alphas) - 1])
     )
@@ -75,7 +75,7 @@ def ritz_pairs(
 
 
 class KrylovSpace:
-    """An orthonormal basis Q (rows) of the explored space, W = AQ, and M = QᵀAQ built on the way."""
+    """An orthonormal basis Q (rows) of the explored space, W = AQ, and M = QᵀAQ as it grows."""
 
     def __init__(self, dim: int, capacity: int, device: torch.device | str) -> None:
         self.Q = torch.empty(capacity, dim, dtype=torch.float64, device=device)
@@ -84,7 +84,7 @@ class KrylovSpace:
         self.size = 0
 
     def project_out(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """w minus its projection on the basis, twice ("twice is enough"), and the first coefficients."""
+        """w minus its projection on the basis, twice (twice is enough); the first coefficients."""
         first = self.Q[: self.size] @ w
         w = w - self.Q[: self.size].T @ first
         return w - self.Q[: self.size].T @ (self.Q[: self.size] @ w), first
@@ -102,7 +102,7 @@ class KrylovSpace:
         return rest
 
     def ritz(self, k: int) -> tuple[np.ndarray, torch.Tensor, np.ndarray, torch.Tensor]:
-        """Rayleigh–Ritz on the whole space: top-``k`` values, vectors, exact residuals and residual vectors."""
+        """Rayleigh–Ritz on the space: top-``k`` values, vectors, residuals, their vectors."""
         m = self.size
         upper = np.triu(self.M[:m, :m])
         values, small = np.linalg.eigh(upper + np.triu(upper, 1).T)
@@ -110,9 +110,10 @@ class KrylovSpace:
         values, small = values[order], torch.from_numpy(small[:, order].T.copy())
         small = small.to(self.Q.device)
         vectors = small @ self.Q[:m]
-        residual = small @ self.W[:m] - torch.from_numpy(values.copy()).to(self.Q.device)[
-            :, None
-        ] * vectors
+        residual = (
+            small @ self.W[:m]
+            - torch.from_numpy(values.copy()).to(self.Q.device)[:, None] * vectors
+        )
         return values, vectors, torch.linalg.norm(residual, dim=1).cpu().numpy(), residual
 
 
@@ -123,7 +124,7 @@ def lanczos_run(
     steps: int,
     stop: Callable[[list[float], list[float]], bool] | None = None,
 ) -> tuple[list[float], list[float]]:
-    """Up to ``steps`` Lanczos steps from q on the operator restricted to the complement of ``space``.
+    """Up to ``steps`` Lanczos steps from q, on the operator restricted to ``space``'s complement.
 
     Each new vector is orthogonalised against the whole space, so a run started after others
     explores only what they left out. Returns the run's tridiagonal (α_j, β_j); ``stop(α, β)``

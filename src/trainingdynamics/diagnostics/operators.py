@@ -1,4 +1,4 @@
-"""The curvature operators of a model's mean loss as matvecs: Hessian H, Gauss–Newton G, covariance K.
+"""A model's curvature operators as matvecs: Hessian H, Gauss–Newton G, gradient covariance K.
 
 For L(θ) = (1/n) Σ_i ℓ(f(x_i; θ), y_i) with outputs f ∈ R^C and J_i = ∂f(x_i)/∂θ:
 
@@ -75,7 +75,9 @@ def summed_operator(
     return apply
 
 
-def prepared(model: nn.Module, X: torch.Tensor, y: torch.Tensor, what: str) -> tuple[Params, Params]:
+def prepared(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, what: str
+) -> tuple[Params, Params]:
     """Check the inputs and the layers' modes; the trainable parameters and the buffers."""
     check_inputs(model, X, y)
     refuse_batch_coupling(model, what)
@@ -120,7 +122,7 @@ def gauss_newton_operator(
     chunk_size: int | None = None,
     relinearise: bool = False,
 ) -> Matvec:
-    """v ↦ Gv = (1/n) Σ_i J_iᵀ H_ℓ,i J_i v, the generalised Gauss–Newton product (module docstring)."""
+    """v ↦ Gv = (1/n) Σ_i J_iᵀ H_ℓ,i J_i v, the generalised Gauss–Newton product."""
     params, buffers = prepared(model, X, y, "Gauss-Newton products")
 
     def linearise(piece: slice) -> LinearMap:
@@ -155,7 +157,9 @@ def curvature_operator(
     if matrix == "gauss_newton":
         return gauss_newton_operator(model, loss_fn, X, y, chunk_size=chunk_size)
     if matrix == "covariance":
-        return covariance_operator(per_example_gradients(model, loss_fn, X, y, chunk_size=chunk_size))
+        return covariance_operator(
+            per_example_gradients(model, loss_fn, X, y, chunk_size=chunk_size)
+        )
     raise ValueError(f"matrix must be 'hessian', 'gauss_newton' or 'covariance', got {matrix!r}")
 
 

@@ -239,7 +239,7 @@ LANCZOS_MAX_K = 16  # ... and for at most this many eigenvalues
 
 
 def prefers_lanczos(size: int, k: int) -> bool:
-    """Whether a few top eigenpairs of a ``size`` × ``size`` operator are cheaper by Lanczos than by a full factorisation."""
+    """Whether a few top eigenpairs of a ``size``² operator are cheaper by Lanczos than LAPACK."""
     return size > LANCZOS_MIN_SIZE and k <= LANCZOS_MAX_K
 
 
@@ -259,7 +259,7 @@ def top_eigh(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def dense_covariance_pairs(centred: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` eigenpairs of K from the smaller of the Gram matrix (1/n) G_c G_cᵀ and K = (1/n) G_cᵀG_c, in float64."""
+    """Top-``k`` eigenpairs of K from the smaller of (1/n) G_c G_cᵀ and (1/n) G_cᵀG_c."""
     n, dim = centred.shape
     centred = centred.to(torch.float64)
     if n > dim:
@@ -274,7 +274,7 @@ def dense_covariance_pairs(centred: torch.Tensor, k: int) -> tuple[torch.Tensor,
 def lanczos_covariance_pairs(
     centred: torch.Tensor, k: int, tol: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` eigenpairs of K by Lanczos on the smaller of u ↦ (1/n) G_c(G_cᵀu) and v ↦ (1/n) G_cᵀ(G_c v).
+    """Top-``k`` eigenpairs of K by Lanczos on the smaller of u ↦ G_c(G_cᵀu)/n, v ↦ G_cᵀ(G_c v)/n.
 
     Neither the Gram matrix nor K is formed: a product costs 2nP in the gradients' precision,
     against n²P to form the Gram matrix, so a few top eigenvalues of many examples come cheap.
@@ -335,7 +335,7 @@ def example_losses(
 
 
 def factorable_linear_layers(model: nn.Module) -> list[nn.Linear]:
-    """The ``nn.Linear`` layers with a trainable weight or bias that no other module shares (tied weights are not factorable)."""
+    """``nn.Linear`` layers whose trainable parameters no other module shares."""
     owners = Counter(id(p) for m in model.modules() for p in m.parameters(recurse=False))
     return [
         m
@@ -349,7 +349,7 @@ def factorable_linear_layers(model: nn.Module) -> list[nn.Linear]:
 def gradient_gram(
     model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, *, mode: Mode = None
 ) -> torch.Tensor:
-    """The n × n Gram matrix g_i·g_j of the per-example gradients (float64), never forming the n × P gradients.
+    """The n × n Gram matrix g_i·g_j of the per-example gradients (float64), never forming them.
 
     A linear layer z = Wa + b applied once to an n × d input has per-example gradients
     (δ_i a_iᵀ, δ_i) with δ_i = ∂ℓ_i/∂z_i, so its share of the Gram matrix is
@@ -414,7 +414,10 @@ def centred_gram(gram: torch.Tensor) -> torch.Tensor:
 def covariance_from_gram(
     model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor, k: int, mode: Mode
 ) -> CovarianceSpectrum:
-    """K's top-``k`` eigenpairs and trace from :func:`gradient_gram`; eigenvectors Σ_i u_i g_i = ∇_θ Σ_i u_i ℓ_i by weighted backward passes."""
+    """K's top-``k`` eigenpairs and trace from :func:`gradient_gram`.
+
+    Eigenvectors Σ_i u_i g_i = ∇_θ Σ_i u_i ℓ_i come from weighted backward passes.
+    """
     n = len(X)
     if not 1 <= k <= n:
         raise ValueError(f"k must lie in [1, {n}], got {k}")
@@ -487,7 +490,7 @@ def gradient_covariance_trace(
 def dense_hessian(
     model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor
 ) -> torch.Tensor:
-    """The full P × P Hessian of the mean loss by ``torch.func.hessian``: a reference for tiny models only."""
+    """The full P × P Hessian of the mean loss by ``torch.func.hessian`` (tiny models)."""
     params = trainable_parameters(model)
     buffers = {name: b.detach() for name, b in model.named_buffers()}
 

@@ -44,7 +44,8 @@ def rademacher(dim: int, count: int, generator: torch.Generator) -> torch.Tensor
 def hutchinson_trace(matvec: Matvec, dim: int, probes: int, *, seed: int = 0) -> TraceEstimate:
     """Tr A from ``probes`` Rademacher vectors z: E[zᵀAz] = Tr A, Var[zᵀAz] = 2 Σ_{i≠j} A_ij².
 
-    A fixed probe count (no early stopping) keeps the estimate unbiased and its standard error honest.
+    A fixed probe count (no early stopping) keeps the estimate unbiased and its standard error
+    honest.
     """
     probes = require_count("probes", probes)
     generator = torch_generator(seed)
