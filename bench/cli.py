@@ -16,11 +16,19 @@ import torch
 from bench import peers
 from bench.book_cost import book_cost
 from bench.config import config
+from bench.costs import density_rows, product_rows, trace_accuracy_rows
 from bench.covariance import covariance_rows
 from bench.hessian import eigen_rows, reference_eigenvalues, trace_rows
 from bench.problems import LOSS, trained_problem
 from bench.report import render
-from bench.targets import book_targets, covariance_targets, eigen_targets
+from bench.targets import (
+    book_targets,
+    chunked_targets,
+    covariance_targets,
+    density_targets,
+    eigen_targets,
+    trace_targets,
+)
 from bench.timing import load, machine, settle
 from trainingdynamics.fileio import atomic_write_text
 from trainingdynamics.profiles import ParameterError
@@ -84,20 +92,24 @@ def measure_all(profile: str, layout: Layout) -> dict:
             f"waiting for the load average to settle: {settle(torch.get_num_threads() + 0.5):.0f} s"
         )
     loads = [load()]
-    eigen, trace, covariance, residuals = [], [], [], []
+    eigen, trace, covariance, residuals, costs, accuracy = [], [], [], [], [], []
     for model_name in cfg.models:
         problem = trained_problem(model_name, cfg)
         for n in cfg.hessian_sizes:
-            progress(f"{model_name}, n={n}: Hessian eigenvalues and trace")
+            progress(f"{model_name}, n={n}: Hessian eigenvalues, products and trace")
             loads.append(load())
             subset = problem.first(n)
             reference = reference_eigenvalues(subset, cfg.top_k, seed=cfg.seed)
             residuals.append(reference.max_relative_residual)
             eigen += eigen_rows(subset, cfg, reference)
+            costs += product_rows(subset, cfg)
             trace += trace_rows(subset, cfg)
+        accuracy += trace_accuracy_rows(problem.first(min(cfg.hessian_sizes)), cfg)
         progress(f"{model_name}: gradient covariance")
         loads.append(load())
         covariance += covariance_rows(problem, cfg)
+    progress("spectral density against dense spectra")
+    densities = density_rows(cfg)
     density = peers.pyhessian_density_check(
         problem.copy().model, LOSS, problem.X[:64], problem.y[:64]
     )
@@ -120,10 +132,14 @@ def measure_all(profile: str, layout: Layout) -> dict:
         "eigenvalues": eigen,
         "trace": trace,
         "covariance": covariance,
+        "products": costs,
+        "trace_accuracy": accuracy,
+        "density": densities,
         "book": book,
         "pyhessian_density": density,
         "targets": {
             "speed": eigen_targets(eigen, cfg.accuracy, cfg.top_k) + covariance_targets(covariance),
+            "quality": chunked_targets(costs) + trace_targets(accuracy) + density_targets(densities),
             "book": book_targets(book),
         },
     }

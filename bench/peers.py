@@ -1,7 +1,8 @@
-"""The comparison libraries, imported lazily: PyHessian (power iteration) and BackPACK (BatchGrad, DiagHessian).
+"""The comparison libraries, imported lazily.
 
-Install them without their dependencies so they cannot replace the CPU torch:
-``pip install --no-deps backpack-for-pytorch einops unfoldNd pyhessian``.
+curvlinops (its Hessian operator handed to scipy's ``eigsh``), hessian-eigenthings (Lanczos),
+PyHessian (power iteration) and BackPACK (BatchGrad, DiagHessian). Install them without their
+dependencies so they cannot replace the CPU torch: the ``bench`` extra plus :data:`INSTALL_HINT`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,31 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
+import scipy.sparse.linalg
 import torch
 from torch import nn
 
 from trainingdynamics.diagnostics.spectra import LossFn
 
-INSTALL_HINT = "pip install --no-deps backpack-for-pytorch einops unfoldNd pyhessian"
-PEER_DISTRIBUTIONS = ("pyhessian", "backpack-for-pytorch", "einops", "unfoldNd")
+NO_DEPS = (
+    "backpack-for-pytorch==1.7.1",
+    "curvlinops-for-pytorch==3.0.1",
+    "hessian-eigenthings==1.0.0a5",
+)
+INSTALL_HINT = 'pip install -e ".[bench]" && pip install --no-deps ' + " ".join(NO_DEPS)
+PEER_DISTRIBUTIONS = (
+    "curvlinops-for-pytorch",
+    "hessian-eigenthings",
+    "pyhessian",
+    "backpack-for-pytorch",
+    "einops",
+    "unfoldNd",
+    "einconv",
+    "linear_operator",
+    "jaxtyping",
+    "opt-einsum",
+)
+PEER_MODULES = ("curvlinops", "hessian_eigenthings", "pyhessian", "backpack", "einops", "unfoldNd")
 
 
 class MissingPeerError(ImportError):
@@ -35,14 +54,14 @@ def peer(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as error:
         raise MissingPeerError(
-            f"the benchmarks need {module!r}, which is missing ({error}); install the comparison libraries with "
-            f"`{INSTALL_HINT}` (the `bench` extra)"
+            f"the benchmarks need {module!r}, which is missing ({error}); install the comparison "
+            f"libraries with `{INSTALL_HINT}` (the `bench` extra, then --no-deps)"
         ) from error
 
 
 def require_peers() -> None:
     """Fail early, with the install command, if any comparison library is missing."""
-    for module in ("pyhessian", "backpack", "einops", "unfoldNd"):
+    for module in PEER_MODULES:
         peer(module)
 
 
@@ -198,3 +217,70 @@ def backpack_hessian_trace(
     with backpack_context(extensions.DiagHessian()):
         loss(model(X), y).backward()
     return float(sum(p.diag_h.sum() for p in model.parameters() if p.requires_grad))
+
+
+def counted(operator: scipy.sparse.linalg.LinearOperator) -> tuple[object, list[int]]:
+    """A scipy LinearOperator that counts its products, and the counter."""
+    calls = [0]
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        return operator.matvec(v)
+
+    wrapped = scipy.sparse.linalg.LinearOperator(operator.shape, matvec=apply, dtype=operator.dtype)
+    return wrapped, calls
+
+
+def curvlinops_eigenvalues(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    k: int,
+    tol: float,
+    seed: int,
+) -> PeerEstimate:
+    """curvlinops' ``HessianLinearOperator`` → ``to_scipy()`` → ``eigsh(k, which="LA", tol)``.
+
+    As its documentation shows; ``tol=0`` is eigsh's default (machine precision), ``ncv`` its
+    default max(2k + 1, 20). The start vector is seeded; the determinism check is skipped (ours
+    has none either).
+    """
+    curvlinops = peer("curvlinops")
+    params = [p for p in model.parameters() if p.requires_grad]
+    hessian = curvlinops.HessianLinearOperator(
+        model, loss_fn, params, [(X, y)], check_deterministic=False
+    )
+    operator, calls = counted(hessian.to_scipy())
+    start = np.random.default_rng(seed).standard_normal(operator.shape[0]).astype(operator.dtype)
+    values = scipy.sparse.linalg.eigsh(operator, k=k, which="LA", tol=tol, v0=start)[0]
+    return PeerEstimate(np.sort(values)[::-1].astype(np.float64), calls[0])
+
+
+def hessian_eigenthings_eigenvalues(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    k: int,
+    max_iter: int | None,
+    seed: int,
+) -> PeerEstimate:
+    """hessian-eigenthings' ``lanczos(HessianOperator(...), k, max_iter)``: a fixed step count.
+
+    ``max_iter=None`` is its default, min(2k, P − 1) steps, with its default ``which="LM"``.
+    """
+    things = peer("hessian_eigenthings")
+    operator = things.HessianOperator(model, [(X, y)], things.supervised_loss(loss_fn))
+    original, calls = operator.matvec, [0]
+
+    def counting(v: torch.Tensor) -> torch.Tensor:
+        calls[0] += 1
+        return original(v)
+
+    operator.matvec = counting
+    found = things.lanczos(operator, k=k, max_iter=max_iter, seed=seed)
+    values = found.eigenvalues.detach().double().numpy()
+    return PeerEstimate(np.sort(values)[::-1], calls[0])

@@ -10,11 +10,12 @@ For L(θ) = (1/n) Σ_i ℓ(f(x_i; θ), y_i) with outputs f ∈ R^C and J_i = ∂
   Σ_i Σ_c (∂ℓ_i/∂f_c) ∇²f_c, so H = G exactly for a model linear in θ;
 - K = (1/n) G_cᵀ G_c, the gradient covariance, from the centred per-example gradients.
 
-With ``chunk_size`` the examples are cut into chunks of *summed* losses, each linearised once
-when the operator is built and kept (memory about that of the unchunked graph, in pieces), so a
-product costs the same reverse passes as unchunked and the chunk size never changes the answer
-beyond rounding. ``relinearise=True`` keeps no graph and linearises each chunk anew for every
-product: memory of one chunk, at about 3–4× the cost.
+With ``chunk_size`` the examples are cut into chunks of *summed* losses. By default every chunk
+is linearised once, when the operator is built, into one map whose pullback runs all chunks in a
+single reverse pass (the graphs of all chunks are kept: memory about that of the unchunked
+graph), so a product costs about what an unchunked one does and the chunk size changes the
+answer only by rounding. ``relinearise=True`` keeps no graph and linearises each chunk anew for
+every product: the memory of one chunk, at about 3–4× the cost.
 """
 
 from __future__ import annotations
@@ -50,20 +51,30 @@ LinearMap = Callable[[Params], Params]
 Matrix = Literal["hessian", "gauss_newton", "covariance"]
 
 
+def added(dicts: list[Params]) -> Params:
+    """The sum of parameter dicts, key by key (the one dict itself if there is one)."""
+    if len(dicts) == 1:
+        return dicts[0]
+    return {name: torch.stack([d[name] for d in dicts]).sum(dim=0) for name in dicts[0]}
+
+
 def summed_operator(
-    linearise: Callable[[slice], LinearMap],
+    linearise: Callable[[list[slice]], LinearMap],
     params: Params,
     n: int,
     chunk_size: int | None,
     relinearise: bool,
 ) -> Matvec:
-    """v ↦ (1/n) Σ_chunks A_chunk v in float64, from each chunk's linear map on parameter dicts."""
+    """v ↦ (1/n) Σ_chunks A_chunk v in float64, from the linear map of the chunks' summed losses.
+
+    Linearised once over all chunks, or (``relinearise``) chunk by chunk for every product.
+    """
     pieces = chunks(n, chunk_size)
     dtype = next(iter(params.values())).dtype
     if relinearise:
-        maps = [lambda t, piece=piece: linearise(piece)(t) for piece in pieces]
+        maps = [lambda t, piece=piece: linearise([piece])(t) for piece in pieces]
     else:
-        maps = [linearise(piece) for piece in pieces]
+        maps = [linearise(pieces)]
 
     def apply(vector: torch.Tensor) -> torch.Tensor:
         tangent = unflatten(vector.to(dtype), params)
@@ -101,13 +112,14 @@ def hvp_operator(
     """
     params, buffers = prepared(model, X, y, "Hessian-vector products")
 
-    def linearise(piece: slice) -> LinearMap:
-        xs, ts = X[piece], y[piece]
+    def summed_loss(p: Params, xs: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+        return loss_fn(functional_call(model, (p, buffers), (xs,)), ts) * len(xs)
 
-        def summed_loss(p: Params) -> torch.Tensor:
-            return loss_fn(functional_call(model, (p, buffers), (xs,)), ts) * len(xs)
+    def linearise(pieces: list[slice]) -> LinearMap:
+        def gradient(p: Params) -> Params:  # Σ_chunks ∇L_chunk: one graph, one pullback
+            return added([grad(summed_loss)(p, X[piece], y[piece]) for piece in pieces])
 
-        _, pullback = vjp(grad(summed_loss), params)
+        _, pullback = vjp(gradient, params)
         return lambda tangent: pullback(tangent)[0]
 
     return summed_operator(linearise, params, len(X), chunk_size, relinearise)
@@ -125,12 +137,16 @@ def gauss_newton_operator(
     """v ↦ Gv = (1/n) Σ_i J_iᵀ H_ℓ,i J_i v, the generalised Gauss–Newton product."""
     params, buffers = prepared(model, X, y, "Gauss-Newton products")
 
-    def linearise(piece: slice) -> LinearMap:
+    def chunk_map(piece: slice) -> LinearMap:
         xs, ts = X[piece], y[piece]
         out, pull_back = vjp(lambda p: functional_call(model, (p, buffers), (xs,)), params)
         _, push_forward = vjp(pull_back, torch.zeros_like(out))  # u ↦ Jᵀu is linear: its vjp is J
         _, loss_hessian = vjp(grad(lambda o: loss_fn(o, ts) * len(xs)), out.detach())
         return lambda tangent: pull_back(loss_hessian(push_forward((tangent,))[0])[0])[0]
+
+    def linearise(pieces: list[slice]) -> LinearMap:
+        maps = [chunk_map(piece) for piece in pieces]
+        return lambda tangent: added([linear_map(tangent) for linear_map in maps])
 
     return summed_operator(linearise, params, len(X), chunk_size, relinearise)
 
