@@ -1,4 +1,5 @@
-"""``python -m bench`` from the repository's root: run the benchmarks (``--help`` for the options)."""
+"""``python -m bench`` from the repository's root: run the benchmarks (``--help`` for the
+options)."""
 
 import sys
 

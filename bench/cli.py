@@ -1,4 +1,5 @@
-"""``python -m bench``: measure every case, write ``results.json``, render the Performance appendix."""
+"""``python -m bench``: measure every case, write ``results.json``, render the Performance
+appendix."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ OWN_OUTPUTS = (":!bench/results.json", ":!book/performance.md", ":!book/images/p
 
 
 def revision(root: Path) -> str:
-    """The commit, ``+dirty`` with uncommitted changes other than the benchmark's own outputs ("unknown" without git); no index lock taken."""
+    """The commit, ``+dirty`` with uncommitted changes other than the benchmark's own outputs
+    ("unknown" without git); no index lock taken."""
     try:
         head = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
@@ -76,9 +78,12 @@ def revision(root: Path) -> str:
             check=True,
         )
         status = subprocess.run(
-            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--", ".", *OWN_OUTPUTS],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            ["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain", "--", "."]
+            + list(OWN_OUTPUTS),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
@@ -127,7 +132,8 @@ def measure_all(profile: str, layout: Layout) -> dict:
         "versions": peers.versions(),
         "load": {"start": loads[0], "end": loads[-1], "max": max(loads), "samples": loads},
         "contended": max(loads) > info["torch_threads"] + 0.5,
-        "contention_rule": "1-minute load average, sampled before each case, above torch's thread count + 0.5",
+        "contention_rule": "1-minute load average, sampled before each case, above torch's thread "
+        "count + 0.5",
         "reference_residual": max(residuals),
         "eigenvalues": eigen,
         "trace": trace,
@@ -139,14 +145,17 @@ def measure_all(profile: str, layout: Layout) -> dict:
         "pyhessian_density": density,
         "targets": {
             "speed": eigen_targets(eigen, cfg.accuracy, cfg.top_k) + covariance_targets(covariance),
-            "quality": chunked_targets(costs) + trace_targets(accuracy) + density_targets(densities),
+            "quality": chunked_targets(costs)
+            + trace_targets(accuracy)
+            + density_targets(densities),
             "book": book_targets(book),
         },
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: 0 on success; 2 with one line on stderr for bad input or a missing comparison library."""
+    """Entry point: 0 on success; 2 with one line on stderr for bad input or a missing comparison
+    library."""
     args = parser().parse_args(argv)
     try:
         root = find_root(args.root)

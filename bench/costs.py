@@ -1,4 +1,5 @@
-"""What one product costs, the chunked HVP, Hutch++ against Hutchinson, and SLQ against dense spectra.
+"""What one product costs, the chunked HVP, Hutch++ against Hutchinson, and SLQ against dense
+spectra.
 
 Products are timed on an operator built once (its set-up is timed apart): ours unchunked, ours
 chunked with each chunk linearised once and kept, ours chunked re-linearised per product (the
@@ -128,7 +129,8 @@ def product_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
 
 
 def trace_accuracy_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
-    """RMS relative error of Hutchinson and Hutch++ at equal products over seeds, vs the exact trace."""
+    """RMS relative error of Hutchinson and Hutch++ at equal products over seeds, vs the exact
+    trace."""
     exact = problem.in_float64()
     reference = peers.backpack_hessian_trace(exact.model, LOSS, exact.X, exact.y)
     matvec = spectra.hvp_operator(problem.model, LOSS, problem.X, problem.y)

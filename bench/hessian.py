@@ -1,7 +1,8 @@
 """Hessian benchmarks: top-1 / top-k eigenvalues against three peers, products, and the trace.
 
 Peers: curvlinops + scipy ``eigsh`` (ARPACK), hessian-eigenthings' Lanczos, PyHessian's deflated
-power iteration. Every method sees the same float32 model, data and mean cross-entropy loss; the references are
+power iteration. Every method sees the same float32 model, data and mean cross-entropy loss; the
+references are
 computed in float64, independently of the methods timed: eigenvalues by ARPACK (``scipy eigsh``)
 with their residuals checked, the trace from BackPACK's exact Hessian diagonal.
 """
@@ -33,7 +34,8 @@ class Estimate:
 
 
 def relative_errors(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """|λ_i − λ_i^ref| / |λ_i^ref| for the i-th largest value of each (the method's values sorted descending)."""
+    """|λ_i − λ_i^ref| / |λ_i^ref| for the i-th largest value of each (the method's values sorted
+    descending)."""
     values = np.sort(np.asarray(values, dtype=np.float64))[::-1]
     reference = np.asarray(reference, dtype=np.float64)[: len(values)]
     return np.abs(values - reference) / np.abs(reference)
@@ -41,7 +43,8 @@ def relative_errors(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Reference:
-    """Top eigenvalues from ARPACK in float64, with the worst residual ‖Hv − λv‖ / λ_1 of the returned pairs."""
+    """Top eigenvalues from ARPACK in float64, with the worst residual ‖Hv − λv‖ / λ_1 of the
+    returned pairs."""
 
     values: np.ndarray
     max_relative_residual: float
@@ -49,7 +52,8 @@ class Reference:
 
 
 def reference_eigenvalues(problem: Problem, k: int, *, seed: int = 0) -> Reference:
-    """The top-``k`` (largest algebraic) Hessian eigenvalues by ``scipy.sparse.linalg.eigsh`` on float64 HVPs, tol 1e-10."""
+    """The top-``k`` (largest algebraic) Hessian eigenvalues by ``scipy.sparse.linalg.eigsh`` on
+    float64 HVPs, tol 1e-10."""
     exact = problem.in_float64()
     matvec = spectra.hvp_operator(exact.model, LOSS, exact.X, exact.y)
     dim = exact.n_params
@@ -150,7 +154,8 @@ def warm_up(problem: Problem, cfg: BenchConfig) -> None:
 
 
 def eigen_rows(problem: Problem, cfg: BenchConfig, reference: Reference) -> list[dict]:
-    """Time every method and setting for the top-1 and top-k eigenvalues of ``problem``; errors against ``reference``."""
+    """Time every method and setting for the top-1 and top-k eigenvalues of ``problem``; errors
+    against ``reference``."""
     warm_up(problem, cfg)
     rows = []
     for k in (1, cfg.top_k):
@@ -187,7 +192,8 @@ def eigen_rows(problem: Problem, cfg: BenchConfig, reference: Reference) -> list
 
 
 def trace_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
-    """Hutchinson with a fixed number of probes (ours) vs PyHessian's early-stopping ``trace()``, against the exact trace."""
+    """Hutchinson with a fixed number of probes (ours) vs PyHessian's early-stopping ``trace()``,
+    against the exact trace."""
     exact = problem.in_float64()
     reference = peers.backpack_hessian_trace(exact.model, LOSS, exact.X, exact.y)
     methods: dict[str, Callable[[Problem], spectra.TraceEstimate]] = {

@@ -49,7 +49,8 @@ class MissingPeerError(ImportError):
 
 
 def peer(module: str) -> ModuleType:
-    """Import ``module`` or raise :class:`MissingPeerError` saying how to install the ``bench`` extra."""
+    """Import ``module`` or raise :class:`MissingPeerError` saying how to install the ``bench``
+    extra."""
     try:
         return importlib.import_module(module)
     except ImportError as error:
@@ -79,7 +80,8 @@ def versions() -> dict[str, str]:
 
 @contextmanager
 def counted_pyhessian_hvps() -> Iterator[list[int]]:
-    """Count PyHessian's Hessian-vector products (its module-level ``hessian_vector_product``) while inside.
+    """Count PyHessian's Hessian-vector products (its module-level ``hessian_vector_product``)
+    while inside.
 
     Also silences torch's warning about PyHessian's ``backward(create_graph=True)``; the cycle it
     warns about is broken by :func:`release_graph`.
@@ -103,14 +105,16 @@ def counted_pyhessian_hvps() -> Iterator[list[int]]:
 
 @contextmanager
 def backpack_context(extension: object) -> Iterator[None]:
-    """BackPACK's ``backpack(extension)`` context, without torch's warning that inputs need no gradient (they do not)."""
+    """BackPACK's ``backpack(extension)`` context, without torch's warning that inputs need no
+    gradient (they do not)."""
     with peer("backpack").backpack(extension), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         yield
 
 
 def release_graph(model: nn.Module) -> None:
-    """Drop the ``.grad`` fields PyHessian fills with a differentiable graph (a reference cycle otherwise)."""
+    """Drop the ``.grad`` fields PyHessian fills with a differentiable graph (a reference cycle
+    otherwise)."""
     for p in model.parameters():
         p.grad = None
 
@@ -133,7 +137,8 @@ def pyhessian_eigenvalues(
     tol: float,
     max_iter: int,
 ) -> PeerEstimate:
-    """PyHessian's ``hessian(...).eigenvalues(top_n=k)``: power iteration with deflation, stopping on a relative change < ``tol``.
+    """PyHessian's ``hessian(...).eigenvalues(top_n=k)``: power iteration with deflation, stopping
+    on a relative change < ``tol``.
 
     Its random start vectors come from torch's global generator: seed it before calling. The
     model is switched to eval mode by PyHessian; pass a copy.
@@ -156,7 +161,8 @@ def pyhessian_trace(
     tol: float = 1e-3,
     max_iter: int = 100,
 ) -> PeerEstimate:
-    """PyHessian's ``trace()``: the Hutchinson samples vᵀHv it drew before its running mean changed by < ``tol``."""
+    """PyHessian's ``trace()``: the Hutchinson samples vᵀHv it drew before its running mean changed
+    by < ``tol``."""
     hessian = peer("pyhessian").hessian
     with counted_pyhessian_hvps() as calls:
         samples = hessian(model, loss_fn, data=(X, y), cuda=False).trace(maxIter=max_iter, tol=tol)
@@ -167,7 +173,8 @@ def pyhessian_trace(
 def pyhessian_density_check(
     model: nn.Module, loss_fn: LossFn, X: torch.Tensor, y: torch.Tensor
 ) -> str:
-    """Whether PyHessian's ``density()`` (stochastic Lanczos quadrature) runs here: "ok" or the error it raised.
+    """Whether PyHessian's ``density()`` (stochastic Lanczos quadrature) runs here: "ok" or the
+    error it raised.
 
     Version 0.1 calls ``torch.eig``, which torch removed in 2.x.
     """
@@ -183,7 +190,8 @@ def pyhessian_density_check(
 
 
 def summed(loss_fn: nn.Module) -> nn.Module:
-    """A copy of a torch loss module with ``reduction='sum'`` (BackPACK's per-example gradients then carry no 1/n)."""
+    """A copy of a torch loss module with ``reduction='sum'`` (BackPACK's per-example gradients
+    then carry no 1/n)."""
     loss = copy.deepcopy(loss_fn)
     loss.reduction = "sum"
     return loss
@@ -192,7 +200,8 @@ def summed(loss_fn: nn.Module) -> nn.Module:
 def backpack_per_example_gradients(
     model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tensor
 ) -> torch.Tensor:
-    """The n × P per-example gradients from BackPACK's ``BatchGrad`` (one backward pass of the summed loss).
+    """The n × P per-example gradients from BackPACK's ``BatchGrad`` (one backward pass of the
+    summed loss).
 
     ``model`` is extended in place (hooks are added): pass a copy.
     """
@@ -209,7 +218,8 @@ def backpack_per_example_gradients(
 def backpack_hessian_trace(
     model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tensor
 ) -> float:
-    """Tr H summed from BackPACK's exact ``DiagHessian`` of the mean loss (the trace reference); extends ``model`` in place."""
+    """Tr H summed from BackPACK's exact ``DiagHessian`` of the mean loss (the trace reference);
+    extends ``model`` in place."""
     backpack = peer("backpack")
     extensions = peer("backpack.extensions")
     model = backpack.extend(model)

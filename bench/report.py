@@ -1,4 +1,5 @@
-"""Render ``results.json`` as the book's "Performance" appendix: Markdown tables, findings and two figures."""
+"""Render ``results.json`` as the book's "Performance" appendix: Markdown tables, findings and two
+figures."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from trainingdynamics import plotting  # noqa: E402
 from bench.covariance import (
     DENSE_GRAM,
     GRADIENTS,
@@ -21,9 +21,10 @@ from bench.covariance import (
 )  # noqa: E402
 from bench.hessian import OURS, PEERS, PYHESSIAN  # noqa: E402
 from bench.targets import cases, fastest_accurate  # noqa: E402
+from trainingdynamics import plotting  # noqa: E402
+from trainingdynamics.fileio import atomic_write_text  # noqa: E402
 
 METHODS = (OURS, *PEERS)
-from trainingdynamics.fileio import atomic_write_text  # noqa: E402
 
 EIGEN_FIGURE = "performance-eigenvalues.png"
 COVARIANCE_FIGURE = "performance-covariance.png"
@@ -55,7 +56,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def eigen_table(rows: list[dict], k: int) -> str:
-    """Time, HVPs, time per HVP and relative error of each method and setting for the top-``k`` eigenvalues."""
+    """Time, HVPs, time per HVP and relative error of each method and setting for the top-``k``
+    eigenvalues."""
     selected = [r for r in rows if r["k"] == k]
     return table(
         [
@@ -141,18 +143,22 @@ def targets_section(results: dict) -> str:
 
 
 def target_tally(targets: list[dict]) -> str:
-    """How many (target, case) pairs the library meets with its fastest method, and how many rows are met."""
+    """How many (target, case) pairs the library meets with its fastest method, and how many rows
+    are met."""
     best: dict[tuple[str, str], bool] = {}
     for t in targets:
         best[t["target"], t["case"]] = best.get((t["target"], t["case"]), False) or t["met"]
     return (
-        f"Taking for each target and case the library's fastest method, it meets {sum(best.values())} of {len(best)} "
-        f"speed targets ({sum(t['met'] for t in targets)} of the {len(targets)} method-by-method rows below)."
+        "Taking for each target and case the library's fastest method, it meets "
+        f"{sum(best.values())} of {len(best)} "
+        f"speed targets ({sum(t['met'] for t in targets)} of the {len(targets)} method-by-method "
+        "rows below)."
     )
 
 
 def hvp_costs(rows: list[dict]) -> dict[tuple[str, int], dict[str, float]]:
-    """Milliseconds per Hessian-vector product of each method, pooled over its settings, per (model, n)."""
+    """Milliseconds per Hessian-vector product of each method, pooled over its settings, per
+    (model, n)."""
     costs = {}
     for model, n in cases(rows):
         costs[model, n] = {}
@@ -167,7 +173,8 @@ def hvp_costs(rows: list[dict]) -> dict[tuple[str, int], dict[str, float]]:
 
 
 def products_to_accuracy(rows: list[dict], accuracy: float) -> str:
-    """HVPs each method needed for the top-1 eigenvalue within ``accuracy``, per case ("–" if it never got there)."""
+    """HVPs each method needed for the top-1 eigenvalue within ``accuracy``, per case ("–" if it
+    never got there)."""
     parts = []
     for model, n in cases(rows):
         case = [r for r in rows if (r["model"], r["n"], r["k"]) == (model, n, 1)]
@@ -212,11 +219,15 @@ def findings(results: dict) -> str:
     lines = ["## Findings\n", hvp_finding(eigen, results["config"]["accuracy"])]
     if misordered or worst:
         lines.append(
-            f"- **PyHessian's top-k values.** Deflated power iteration returned eigenvalues out of order in {len(misordered)} of "
-            f"{sum(r['method'] == PYHESSIAN for r in eigen)} runs (its values are sorted before comparing). "
+            "- **PyHessian's top-k values.** Deflated power iteration returned eigenvalues out of "
+            f"order in {len(misordered)} of "
+            f"{sum(r['method'] == PYHESSIAN for r in eigen)} runs (its values are sorted before "
+            "comparing). "
             + (
-                f"Its worst top-{worst['k']} error was {worst['max_rel_error']:.1e} ({worst['model']}, n={worst['n']}, {worst['setting']}); "
-                "its stopping rule (relative change of the Rayleigh quotient below `tol`) does not bound the error, "
+                f"Its worst top-{worst['k']} error was {worst['max_rel_error']:.1e} "
+                f"({worst['model']}, n={worst['n']}, {worst['setting']}); "
+                "its stopping rule (relative change of the Rayleigh quotient below `tol`) does not "
+                "bound the error, "
                 "least of all when eigenvalues are close."
                 if worst
                 else ""
@@ -225,23 +236,27 @@ def findings(results: dict) -> str:
     lines.append(covariance_finding(results["covariance"]))
     if results.get("pyhessian_density", "ok") != "ok":
         lines.append(
-            "- **PyHessian's spectral density.** `density()` (stochastic Lanczos quadrature) does not run with this torch: "
+            "- **PyHessian's spectral density.** `density()` (stochastic Lanczos quadrature) does "
+            "not run with this torch: "
             f"`{results['pyhessian_density']}`; so it is not compared here."
         )
     if traces:
         lines.append(
-            "- **PyHessian's trace.** `trace()` stops when the running mean changes by less than `tol`; it used "
+            "- **PyHessian's trace.** `trace()` stops when the running mean changes by less than "
+            "`tol`; it used "
             + ", ".join(
                 f"{r['n_hvp']} probes ({r['model']}, n={r['n']}: error {r['rel_error']:.1e})"
                 for r in traces
             )
-            + ". It returns the raw samples with no error bar; ours uses a fixed probe count and reports a standard error."
+            + ". It returns the raw samples with no error bar; ours uses a fixed probe count and "
+            "reports a standard error."
         )
     return "\n".join(lines) + "\n"
 
 
 def covariance_finding(rows: list[dict]) -> str:
-    """The stage times of the gradient covariance at the largest batch, per model, and what bounds the loop target."""
+    """The stage times of the gradient covariance at the largest batch, per model, and what bounds
+    the loop target."""
     largest = max(r["n"] for r in rows)
     parts = []
     for model in dict.fromkeys(r["model"] for r in rows):
@@ -255,19 +270,30 @@ def covariance_finding(rows: list[dict]) -> str:
             else ""
         )
         parts.append(
-            f"{model}: gradients {gradients} s; spectrum {stage[DENSE_GRAM]:.3g} s dense, {stage[IMPLICIT_GRAM]:.3g} s by Lanczos{layered}"
+            f"{model}: gradients {gradients} s; spectrum {stage[DENSE_GRAM]:.3g} s dense, "
+            f"{stage[IMPLICIT_GRAM]:.3g} s by Lanczos{layered}"
         )
     return (
-        f"- **Where the gradient-covariance time goes.** At n = {largest}, gradients by {' / '.join(GRADIENTS)}, then "
-        f"the spectrum by each route: {'; '.join(parts)}. Forming the n × n Gram matrix costs n²P operations against "
-        "the gradients' O(nP), so at large n the dense route dominates every pipeline; Lanczos on the implicit Gram matrix "
-        "(2nP per product) computes only the top eigenvalues, and `covariance_spectrum` picks it for min(n, P) > 512 and "
-        "k ≤ 16. With the spectrum stage shared, our speed-up over a peer can be no larger than the ratio of the gradient "
-        "stages (the notes in the targets table): a per-example backward pass of these small networks costs a fraction "
-        f"of a millisecond, so vmap gained {span(loop_gains(rows), '×')} over the Python loop on one thread. "
-        "The Gram matrix by layers skips the per-example gradients: a linear layer's share of g_i·g_j is "
-        "(a_i·a_j + 1)(δ_i·δ_j), from one batched forward and backward pass, at n²(d_in + d_out) operations instead of "
-        "n²·d_in·d_out. It wins for the MLP; the CNN's convolutions still need their per-example gradients and a dense "
+        f"- **Where the gradient-covariance time goes.** At n = {largest}, gradients by "
+        f"{' / '.join(GRADIENTS)}, then "
+        f"the spectrum by each route: {'; '.join(parts)}. Forming the n × n Gram matrix costs n²P "
+        "operations against "
+        "the gradients' O(nP), so at large n the dense route dominates every pipeline; Lanczos on "
+        "the implicit Gram matrix "
+        "(2nP per product) computes only the top eigenvalues, and `covariance_spectrum` picks it "
+        "for min(n, P) > 512 and "
+        "k ≤ 16. With the spectrum stage shared, our speed-up over a peer can be no larger than "
+        "the ratio of the gradient "
+        "stages (the notes in the targets table): a per-example backward pass of these small "
+        "networks costs a fraction "
+        f"of a millisecond, so vmap gained {span(loop_gains(rows), '×')} over the Python loop on "
+        "one thread. "
+        "The Gram matrix by layers skips the per-example gradients: a linear layer's share of "
+        "g_i·g_j is "
+        "(a_i·a_j + 1)(δ_i·δ_j), from one batched forward and backward pass, at n²(d_in + d_out) "
+        "operations instead of "
+        "n²·d_in·d_out. It wins for the MLP; the CNN's convolutions still need their per-example "
+        "gradients and a dense "
         "n × n product, so there it is slower than the vmap pipelines."
     )
 
@@ -284,7 +310,8 @@ def loop_gains(rows: list[dict]) -> list[float]:
 
 
 def covariance_table(rows: list[dict]) -> str:
-    """Median time and accuracy of each stage: gradients by three methods, the spectrum by two routes."""
+    """Median time and accuracy of each stage: gradients by three methods, the spectrum by two
+    routes."""
     return table(
         ["model", "batch", "stage", "method", "median s", "rel. error λ₁(K)", "rel. error Tr K"],
         [
@@ -341,9 +368,11 @@ def defaults_table(rows: list[dict]) -> str:
     for model, n in cases(rows):
         for k in dict.fromkeys(r["k"] for r in rows):
             case = [r for r in rows if (r["model"], r["n"], r["k"]) == (model, n, k)]
-            chosen += [next(r for r in case if r["method"] == m) for m in METHODS if any(
-                r["method"] == m for r in case
-            )]
+            chosen += [
+                next(r for r in case if r["method"] == m)
+                for m in METHODS
+                if any(r["method"] == m for r in case)
+            ]
     return table(
         ["model", "n", "k", "method", "default setting", "HVPs", "median s", "max rel. error"],
         [
@@ -381,7 +410,8 @@ def products_table(rows: list[dict]) -> str:
 
 
 def trace_accuracy_table(rows: list[dict]) -> str:
-    """Hutchinson against Hutch++ at equal products: RMS error over seeds and the mean std. error."""
+    """Hutchinson against Hutch++ at equal products: RMS error over seeds and the mean std.
+    error."""
     return table(
         ["model", "n", "method", "products", "seeds", "RMS rel. error", "mean rel. std. error"],
         [
@@ -434,12 +464,15 @@ def machine_section(results: dict) -> str:
     contention = (
         f"**Measured under contention**: the 1-minute load average, sampled before each case, was "
         f"{span(load['samples'])} on {m['logical_cpus']} logical CPUs (this run used "
-        f"{m['torch_threads']} thread), so absolute times are inflated and noisy; the ratios compare methods run back to back."
+        f"{m['torch_threads']} thread), so absolute times are inflated and noisy; the ratios "
+        "compare methods run back to back."
         if results["contended"]
         else f"Load average at most {load['max']:.1f} on {m['logical_cpus']} logical CPUs."
     )
     return (
-        f"Measured {results['date']} at revision `{results.get('revision', 'not recorded')}` ({results['profile']} profile, {results['dtype']}, torch threads {m['torch_threads']}) on "
+        f"Measured {results['date']} at revision `{results.get('revision', 'not recorded')}` "
+        f"({results['profile']} profile, {results['dtype']}, torch threads {m['torch_threads']}) "
+        "on "
         f"{m['cpu_model']}, {m['platform']}, Python {m['python']}; "
         + ", ".join(f"{name} {version}" for name, version in v.items())
         + f".\n\n{contention}\n"
@@ -447,7 +480,8 @@ def machine_section(results: dict) -> str:
 
 
 def eigen_figure(rows: list[dict], top_k: int, accuracy: float, path: Path) -> None:
-    """Median time against max relative error, one panel per case and k, one colour per method; the target accuracy dashed."""
+    """Median time against max relative error, one panel per case and k, one colour per method; the
+    target accuracy dashed."""
     grid = cases(rows)
     fig, axes = plotting.figure(len(grid), 2, width=3.4, height=2.9, squeeze=False)
     palette = dict(zip(METHODS, plotting.colors(len(METHODS)), strict=True))
@@ -481,7 +515,8 @@ def eigen_figure(rows: list[dict], top_k: int, accuracy: float, path: Path) -> N
 
 
 def covariance_figure(rows: list[dict], path: Path) -> None:
-    """Median time of each stage against batch size: gradient methods solid, spectrum routes dashed; one panel per model."""
+    """Median time of each stage against batch size: gradient methods solid, spectrum routes
+    dashed; one panel per model."""
     models = list(dict.fromkeys(r["model"] for r in rows))
     fig, axes = plotting.figure(len(models), 1, width=4.4, height=3.4, squeeze=False)
     stages = list(dict.fromkeys((r["stage"], r["method"]) for r in rows))
@@ -517,7 +552,8 @@ def save(fig: plt.Figure, path: Path) -> None:
 
 
 def render(results: dict, book_dir: Path) -> Path:
-    """Write ``book_dir/performance.md`` and its figures under ``book_dir/images/``; return the page's path."""
+    """Write ``book_dir/performance.md`` and its figures under ``book_dir/images/``; return the
+    page's path."""
     images = Path(book_dir) / "images"
     eigen_figure(
         results["eigenvalues"],
@@ -529,11 +565,16 @@ def render(results: dict, book_dir: Path) -> Path:
     top_k = results["config"]["top_k"]
     intro = (
         "# Performance\n\n"
-        "How fast, and how accurate, are the book's spectra diagnostics (`trainingdynamics.diagnostics.spectra`) "
-        "next to curvlinops (+ scipy eigsh), hessian-eigenthings, PyHessian and BackPACK on the same model, data and precision? And what does the book itself cost "
-        "to build? Generated by `python -m bench` (`make bench`) from `bench/results.json`; times are medians of repeated "
-        "runs after a warm-up, errors are relative to float64 references (ARPACK for eigenvalues, whose residuals "
-        f"‖Hv − λv‖ were at most {results['reference_residual']:.1e} · λ₁; BackPACK's exact Hessian diagonal for "
+        "How fast, and how accurate, are the book's spectra diagnostics "
+        "(`trainingdynamics.diagnostics.spectra`) "
+        "next to curvlinops (+ scipy eigsh), hessian-eigenthings, PyHessian and BackPACK on the "
+        "same model, data and precision? And what does the book itself cost "
+        "to build? Generated by `python -m bench` (`make bench`) from `bench/results.json`; times "
+        "are medians of repeated "
+        "runs after a warm-up, errors are relative to float64 references (ARPACK for eigenvalues, "
+        "whose residuals "
+        f"‖Hv − λv‖ were at most {results['reference_residual']:.1e} · λ₁; BackPACK's exact "
+        "Hessian diagonal for "
         "traces; a float64 per-example loop for the gradient covariance).\n"
     )
     sections = [
@@ -544,10 +585,14 @@ def render(results: dict, book_dir: Path) -> Path:
         f"## Top Hessian eigenvalue\n\n{eigen_table(results['eigenvalues'], 1)}\n",
         f"## Top-{top_k} Hessian eigenvalues\n\n{eigen_table(results['eigenvalues'], top_k)}\n\n"
         f"![time against accuracy](images/{EIGEN_FIGURE})\n",
-        "## Gradient covariance\n\nTop eigenvalue and trace of K = (1/n) Σ (gᵢ − ḡ)(gᵢ − ḡ)ᵀ, in two stages: the n × P "
-        "per-example gradients (three methods; their errors are those of λ₁ and Tr K computed from them) and the "
-        "spectrum of the n × n Gram matrix (both methods of `covariance_spectrum`, timed on our gradients). A pipeline costs the sum of its two "
-        'stages; the Gram matrix by layers (`gradient_covariance_eigenvalues(method="gram")`) does both in one.'
+        "## Gradient covariance\n\nTop eigenvalue and trace of K = (1/n) Σ (gᵢ − ḡ)(gᵢ − ḡ)ᵀ, in "
+        "two stages: the n × P "
+        "per-example gradients (three methods; their errors are those of λ₁ and Tr K computed from "
+        "them) and the "
+        "spectrum of the n × n Gram matrix (both methods of `covariance_spectrum`, timed on our "
+        "gradients). A pipeline costs the sum of its two "
+        'stages; the Gram matrix by layers (`gradient_covariance_eigenvalues(method="gram")`) does '
+        "both in one."
         f"\n\n{covariance_table(results['covariance'])}\n\n"
         f"![time against batch size](images/{COVARIANCE_FIGURE})\n",
         "## Errors at each library's defaults\n\nWhat a user sees without tuning: the first "
@@ -555,9 +600,11 @@ def render(results: dict, book_dir: Path) -> Path:
         "is 2k Lanczos steps; PyHessian's tol=1e-3, maxIter=100; ours tol=1e-2 is our loosest "
         f"setting, not a default).\n\n{defaults_table(results['eigenvalues'])}\n",
         "## What one product costs\n\nEach operator is built once (set-up) and then applied "
-        f"{results['config']['hvp_products']} times; gradient-equivalents divide by the time of one "
+        f"{results['config']['hvp_products']} times; gradient-equivalents divide by the time of "
+        "one "
         "gradient of the same loss (curvlinops' convention). The chunked rows cut the examples "
-        f"into {results['config']['chunks']} chunks.\n\n{products_table(results.get('products', []))}\n",
+        f"into {results['config']['chunks']} "
+        f"chunks.\n\n{products_table(results.get('products', []))}\n",
         f"## Hessian trace\n\n{trace_table(results['trace'])}\n\n"
         "Hutch++ against Hutchinson at equal products, against BackPACK's exact trace:\n\n"
         f"{trace_accuracy_table(results.get('trace_accuracy', []))}\n",
@@ -567,7 +614,8 @@ def render(results: dict, book_dir: Path) -> Path:
         "(1/P) Tr A^p. PyHessian's `density()` does not run with torch 2 (below).\n\n"
         f"{density_table(results.get('density', []))}\n",
         "## The book's own cost\n\nSeconds recorded by the runner for each chapter's last run "
-        f"(`_build/claims/<chapter>.json`); a dash means not measured at that profile.\n\n{book_table(results['book'])}\n",
+        "(`_build/claims/<chapter>.json`); a dash means not measured at that "
+        f"profile.\n\n{book_table(results['book'])}\n",
     ]
     page = Path(book_dir) / "performance.md"
     atomic_write_text(page, "\n".join(sections))

@@ -1,4 +1,5 @@
-"""The speed targets, evaluated from the measured rows: speed ratios measured back to back in one run."""
+"""The speed targets, evaluated from the measured rows: speed ratios measured back to back in one
+run."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def cases(rows: list[dict]) -> list[tuple[str, int]]:
 
 
 def fastest_accurate(rows: list[dict], method: str, accuracy: float) -> dict | None:
-    """The quickest setting of ``method`` whose every eigenvalue is within ``accuracy`` (relative), or None."""
+    """The quickest setting of ``method`` whose every eigenvalue is within ``accuracy`` (relative),
+    or None."""
     accurate = [r for r in rows if r["method"] == method and r["max_rel_error"] <= accuracy]
     return min(accurate, key=lambda r: r["seconds"], default=None)
 
@@ -33,7 +35,8 @@ def fastest_accurate(rows: list[dict], method: str, accuracy: float) -> dict | N
 def eigen_target(
     rows: list[dict], method: str, accuracy: float, threshold: float, label: str
 ) -> dict:
-    """The fastest peer's time to ``accuracy`` over ``method``'s (peers' defaults if none gets there)."""
+    """The fastest peer's time to ``accuracy`` over ``method``'s (peers' defaults if none gets
+    there)."""
     present = [peer for peer in PEERS if any(r["method"] == peer for r in rows)]
     reached = [r for r in (fastest_accurate(rows, p, accuracy) for p in present) if r is not None]
     mine = fastest_accurate(rows, method, accuracy)
@@ -44,7 +47,8 @@ def eigen_target(
         defaults = [next(r for r in rows if r["method"] == p) for p in present]
         theirs = min(defaults, key=lambda r: r["seconds"])
         note.append(
-            f"the peers did not reach {accuracy:g} in any setting: compared with the fastest default "
+            f"the peers did not reach {accuracy:g} in any setting: compared with the fastest "
+            "default "
             f"({theirs['method']}, {theirs['setting']}, error {theirs['max_rel_error']:.1e})"
         )
     if mine is None:
@@ -162,11 +166,17 @@ def book_targets(book: dict) -> list[dict]:
     rebuild = book["rebuild"] or {}
     html = rebuild.get("seconds")
     if html is not None:
-        rebuild_note = "`trainingdynamics build --profile full` with every chapter fresh: hashes, cache checks and the HTML build"
+        rebuild_note = (
+            "`trainingdynamics build --profile full` with every chapter fresh: hashes, cache "
+            "checks and the HTML build"
+        )
     elif "error" in rebuild:
         rebuild_note = f"not measured ({rebuild['error']})"
     else:
-        rebuild_note = f"not measured: {rebuild.get('fresh', 0)} of {rebuild.get('chapters', 0)} chapters were fresh at the full profile (run the full build first)"
+        rebuild_note = (
+            f"not measured: {rebuild.get('fresh', 0)} of {rebuild.get('chapters', 0)} chapters "
+            "were fresh at the full profile (run the full build first)"
+        )
     whole = None if full is None or html is None else full + html
     return [
         {
@@ -175,9 +185,11 @@ def book_targets(book: dict) -> list[dict]:
             "seconds": whole,
             "threshold_s": BOOK_FULL_SECONDS,
             "met": None if whole is None else whole <= BOOK_FULL_SECONDS,
-            "note": f"chapters' recorded times ({full:.0f} s) plus the HTML build (timed in the rebuild)"
+            "note": f"chapters' recorded times ({full:.0f} s) plus the HTML build (timed in the "
+            "rebuild)"
             if whole is not None
-            else "not measured: needs every chapter's full-profile time in _build/claims and a timed rebuild",
+            else "not measured: needs every chapter's full-profile time in _build/claims and a "
+            "timed rebuild",
         },
         {
             "target": "unchanged rebuild",
@@ -224,7 +236,8 @@ def trace_targets(rows: list[dict]) -> list[dict]:
                 "met": ratio <= HUTCHPP_ERROR_RATIO,
                 "note": f"RMS relative error over {error['Hutch++']['seeds']} seeds at "
                 f"{error['Hutch++']['matvecs']} products each: "
-                f"{error['Hutch++']['rms_rel_error']:.1e} vs {error['Hutchinson']['rms_rel_error']:.1e}",
+                f"{error['Hutch++']['rms_rel_error']:.1e} vs "
+                f"{error['Hutchinson']['rms_rel_error']:.1e}",
             }
         )
     return found
@@ -239,8 +252,10 @@ def density_targets(rows: list[dict]) -> list[dict]:
             "value": r["l1_distance"],
             "threshold": DENSITY_L1,
             "met": r["l1_distance"] <= DENSITY_L1,
-            "note": f"{r['probes']} probes × {r['steps']} steps; σ = {r['sigma_fraction']:g} of the "
-            f"range; moments 1, 2 within {r['moment1_rel_error']:.1e}, {r['moment2_rel_error']:.1e}",
+            "note": f"{r['probes']} probes × {r['steps']} steps; σ = {r['sigma_fraction']:g} of "
+            "the "
+            f"range; moments 1, 2 within {r['moment1_rel_error']:.1e}, "
+            f"{r['moment2_rel_error']:.1e}",
         }
         for r in rows
     ]

@@ -1,4 +1,5 @@
-"""The benchmarks: their math against exact references, the peers' wrappers, targets, and a --quick smoke run.
+"""The benchmarks: their math against exact references, the peers' wrappers, targets, and a --quick
+smoke run.
 
 Nothing here asserts a timing: benchmarks measure, tests check that what is measured is right.
 """
@@ -17,13 +18,13 @@ from torch import nn
 from bench import main, peers
 from bench.book_cost import chapter_times, totals
 from bench.config import config
+from bench.costs import CHUNKED, UNCHUNKED
 from bench.covariance import (
     DENSE_GRAM,
     IMPLICIT_GRAM,
     LAYERED_GRAM,
     OURS_GRADIENTS,
 )
-from bench.costs import CHUNKED, UNCHUNKED
 from bench.hessian import (
     CURVLINOPS,
     EIGENTHINGS,
@@ -75,7 +76,8 @@ def test_reference_eigenvalues_match_a_dense_eigensolver() -> None:
 
 
 def test_covariance_targets_add_the_shared_spectrum_stage() -> None:
-    """Each pipeline costs its gradient stage plus the same spectrum stage: (4 + 1) / (0.5 + 1) = 3.33 vs the loop."""
+    """Each pipeline costs its gradient stage plus the same spectrum stage: (4 + 1) / (0.5 + 1) =
+    3.33 vs the loop."""
     seconds = {
         ("gradients", OURS_GRADIENTS): 0.5,
         ("gradients", "per-example loop"): 4.0,
@@ -237,7 +239,8 @@ def test_chapter_times_read_the_runner_records(tmp_path: Path) -> None:
 
 
 def test_book_targets_add_the_html_build_and_need_a_fresh_book() -> None:
-    """Whole book = chapters' recorded times + the timed unchanged rebuild; a stale chapter leaves both unmeasured."""
+    """Whole book = chapters' recorded times + the timed unchanged rebuild; a stale chapter leaves
+    both unmeasured."""
     whole, rebuild = book_targets(
         {"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 7, "seconds": 6.0}}
     )
