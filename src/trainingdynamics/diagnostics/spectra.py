@@ -278,9 +278,11 @@ def lanczos_covariance_pairs(
 
     Neither the Gram matrix nor K is formed: a product costs 2nP in the gradients' precision,
     against n²P to form the Gram matrix, so a few top eigenvalues of many examples come cheap.
+    Residuals in that precision stop near its machine epsilon ε: ``tol`` is raised to 100ε.
     """
     n, dim = centred.shape
     dtype = centred.dtype
+    tol = max(tol, 100 * torch.finfo(dtype).eps)
     if n > dim:
         result = lanczos(
             lambda v: centred.T @ (centred @ v.to(dtype)) / n,
