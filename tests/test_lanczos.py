@@ -155,3 +155,13 @@ def test_a_trained_network_matches_float64_arpack_at_every_tolerance(trained_net
         result = spectra.hessian_eigenvalues(model, loss, X, y, k=10, tol=tol)
         assert result.converged
         assert np.all(within_bound(result, reference, tol) <= 1.0), (tol, result.values)
+
+
+def test_a_tolerance_below_the_products_rounding_ends_unconverged_and_early():
+    """float32 products cannot certify 1e-12: two stalled refining runs end it, not max_iter."""
+    exact = hard_spectra()["clusters"]
+    A, _ = operator(exact)
+    single = A.float()
+    result = spectra.lanczos(lambda v: single @ v.float(), DIM, k=3, tol=1e-12, max_iter=DIM)
+    assert not result.converged and result.n_hvp < DIM // 2
+    assert np.all(np.abs(result.values.numpy() - exact[:3]) <= 1e-5 * exact[0])
