@@ -10,8 +10,9 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# BackPACK declares torchvision, which would replace the CPU torch with a multi-GB CUDA build: no deps.
-BACKPACK_SPEC ?= backpack-for-pytorch==1.7.1
+# BackPACK declares torchvision, which would replace the CPU torch with a multi-GB CUDA build, and
+# curvlinops declares BackPACK: these three go in with --no-deps (their small deps: the bench extra).
+NO_DEPS_SPEC ?= backpack-for-pytorch==1.7.1 curvlinops-for-pytorch==3.0.1 hessian-eigenthings==1.0.0a5
 
 .PHONY: env book lint format test test-fast bench robustness clean
 
@@ -22,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
-	$(BIN)/python -m pip install --quiet --no-deps $(BACKPACK_SPEC)
+	$(BIN)/python -m pip install --quiet --no-deps $(NO_DEPS_SPEC)
 	touch $@
 
 book: $(STAMP)
@@ -45,12 +46,14 @@ test: lint
 test-fast: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS) -m "not slow" tests
 
-# Benchmarks of the spectra diagnostics against PyHessian and BackPACK (minutes; writes bench/results.json
-# and the book's Performance appendix). The full book is built first, so that the book's own cost (each
-# chapter's full-profile time and an unchanged rebuild) is measured too. Not part of `make test`, which only smoke-tests `bench --quick`.
+# Benchmarks of the spectra diagnostics against curvlinops, hessian-eigenthings, PyHessian and
+# BackPACK (`python -m bench`, minutes; writes bench/results.json and the book's Performance
+# appendix). The full book is built first, so that the book's own cost (each chapter's full-profile
+# time and an unchanged rebuild) is measured too. Not part of `make test`, which only smoke-tests
+# `python -m bench --quick`.
 bench: $(STAMP)
 	$(BIN)/trainingdynamics build --profile full
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/trainingdynamics bench
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m bench
 	$(BIN)/trainingdynamics build --profile full  # re-render the HTML with the new Performance page
 
 # Every chapter's quick profile over seeds 0-9 on an embedded Dask cluster; writes the committed

@@ -1,4 +1,5 @@
-"""The benchmarks: their math against exact references, the peers' wrappers, targets, and a --quick smoke run.
+"""The benchmarks: their math against exact references, the peers' wrappers, targets, and a --quick
+smoke run.
 
 Nothing here asserts a timing: benchmarks measure, tests check that what is measured is right.
 """
@@ -14,30 +15,37 @@ import pytest
 import torch
 from torch import nn
 
-from trainingdynamics.benchmarks import main, peers
-from trainingdynamics.benchmarks.book_cost import chapter_times, totals
-from trainingdynamics.benchmarks.config import config
-from trainingdynamics.benchmarks.covariance import (
+from bench import main, peers
+from bench.book_cost import chapter_times, totals
+from bench.config import config
+from bench.costs import CHUNKED, UNCHUNKED
+from bench.covariance import (
     DENSE_GRAM,
     IMPLICIT_GRAM,
     LAYERED_GRAM,
     OURS_GRADIENTS,
 )
-from trainingdynamics.benchmarks.hessian import (
+from bench.hessian import (
+    CURVLINOPS,
+    EIGENTHINGS,
     OURS,
+    PEERS,
     PYHESSIAN,
     reference_eigenvalues,
     relative_errors,
 )
-from trainingdynamics.benchmarks.problems import LOSS, Problem
-from trainingdynamics.benchmarks.report import table, target_tally
-from trainingdynamics.benchmarks.targets import (
+from bench.problems import LOSS, Problem
+from bench.report import table, target_tally
+from bench.targets import (
     book_targets,
+    chunked_targets,
     covariance_targets,
+    density_targets,
     eigen_target,
     fastest_accurate,
+    trace_targets,
 )
-from trainingdynamics.benchmarks.timing import measure
+from bench.timing import measure
 from trainingdynamics.diagnostics import spectra
 from trainingdynamics.models.digits import mlp
 from trainingdynamics.profiles import ParameterError
@@ -68,7 +76,8 @@ def test_reference_eigenvalues_match_a_dense_eigensolver() -> None:
 
 
 def test_covariance_targets_add_the_shared_spectrum_stage() -> None:
-    """Each pipeline costs its gradient stage plus the same spectrum stage: (4 + 1) / (0.5 + 1) = 3.33 vs the loop."""
+    """Each pipeline costs its gradient stage plus the same spectrum stage: (4 + 1) / (0.5 + 1) =
+    3.33 vs the loop."""
     seconds = {
         ("gradients", OURS_GRADIENTS): 0.5,
         ("gradients", "per-example loop"): 4.0,
@@ -142,7 +151,7 @@ def test_measure_runs_round_robin_until_the_count_or_the_budget() -> None:
 def test_settle_waits_for_the_load_average_and_gives_up_at_the_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from trainingdynamics.benchmarks import timing
+    from bench import timing
 
     averages = iter([3.0, 2.0, 1.0, 9.0])
     monkeypatch.setattr(timing, "load", lambda: next(averages))
@@ -186,6 +195,20 @@ def test_targets_use_the_fastest_setting_that_reaches_the_accuracy() -> None:
     assert (target["ratio"], target["met"], target["note"]) == (3.0, True, "")
 
 
+def test_the_peer_is_the_fastest_one_at_the_accuracy() -> None:
+    """curvlinops gets there in 4 s, hessian-eigenthings in 2.5 s, PyHessian never: 2.5 / 1."""
+    rows = [
+        eigen_row(CURVLINOPS, 4.0, 1e-8, "default"),
+        eigen_row(EIGENTHINGS, 0.1, 0.7, "default"),
+        eigen_row(EIGENTHINGS, 2.5, 1e-5),
+        eigen_row(PYHESSIAN, 0.5, 1e-2, "default"),
+        eigen_row(OURS, 1.0, 1e-6),
+    ]
+    target = eigen_target(rows, OURS, 1e-4, 2.0, "top-k")
+    assert (target["ratio"], target["met"]) == (2.5, True)
+    assert target["peer"].startswith(EIGENTHINGS)
+
+
 def test_targets_fall_back_to_pyhessians_default_and_say_so() -> None:
     rows = [
         eigen_row(PYHESSIAN, 1.0, 1e-2, "default"),
@@ -216,7 +239,8 @@ def test_chapter_times_read_the_runner_records(tmp_path: Path) -> None:
 
 
 def test_book_targets_add_the_html_build_and_need_a_fresh_book() -> None:
-    """Whole book = chapters' recorded times + the timed unchanged rebuild; a stale chapter leaves both unmeasured."""
+    """Whole book = chapters' recorded times + the timed unchanged rebuild; a stale chapter leaves
+    both unmeasured."""
     whole, rebuild = book_targets(
         {"totals": {"full": 400.0}, "rebuild": {"chapters": 7, "fresh": 7, "seconds": 6.0}}
     )
@@ -302,7 +326,12 @@ def test_quick_mode_writes_results_and_renders_the_page(tmp_path: Path) -> None:
         "targets",
         "contended",
     } <= set(results)
-    assert {r["method"] for r in results["eigenvalues"]} >= {OURS, PYHESSIAN}
+    assert {r["method"] for r in results["eigenvalues"]} == {OURS, *PEERS}
+    assert {"products", "trace_accuracy", "density"} <= set(results)
+    assert {t["target"] for t in results["targets"]["quality"]} >= {
+        "chunked HVP / unchunked HVP",
+        "Hutch++ error / Hutchinson error",
+    }
     assert all(r["max_rel_error"] < 1e-3 for r in results["eigenvalues"] if r["method"] == OURS)
     page = (book / "performance.md").read_text()
     assert page.startswith("# Performance") and "images/performance-eigenvalues.png" in page
@@ -310,3 +339,47 @@ def test_quick_mode_writes_results_and_renders_the_page(tmp_path: Path) -> None:
     assert (book / "images" / "performance-covariance.png").is_file()
     assert main(["--render-only", "--root", str(REPO), "--out", str(out), "--book", str(book)]) == 0
     assert (book / "performance.md").read_text() == page
+
+
+def test_the_quality_targets_compare_with_their_thresholds() -> None:
+    products = [
+        {"model": "m", "n": 8, "method": UNCHUNKED, "ms_per_product": 2.0},
+        {"model": "m", "n": 8, "method": CHUNKED, "ms_per_product": 2.3},
+    ]
+    (chunked,) = chunked_targets(products)
+    assert chunked["value"] == pytest.approx(1.15) and chunked["met"]
+    trace = [
+        {"model": "m", "n": 8, "method": m, "rms_rel_error": e, "seeds": 3, "matvecs": 99}
+        for m, e in (("Hutchinson", 0.1), ("Hutch++", 0.06))
+    ]
+    (hutchpp,) = trace_targets(trace)
+    assert hutchpp["value"] == pytest.approx(0.6) and not hutchpp["met"]
+    density = {
+        "model": "m",
+        "n": 8,
+        "params": 10,
+        "matrix": "hessian",
+        "probes": 2,
+        "steps": 3,
+        "sigma_fraction": 0.02,
+        "moment1_rel_error": 0.0,
+        "moment2_rel_error": 0.0,
+    }
+    met, missed = density_targets([density | {"l1_distance": 0.05}, density | {"l1_distance": 0.2}])
+    assert met["met"] and not missed["met"]
+
+
+def test_curvlinops_and_hessian_eigenthings_wrappers_match_a_dense_eigensolver() -> None:
+    pytest.importorskip("curvlinops")
+    pytest.importorskip("hessian_eigenthings")
+    problem = tiny_problem()
+    dense = spectra.dense_hessian(problem.model, LOSS, problem.X, problem.y)
+    exact = torch.linalg.eigvalsh(dense).flip(0)[:2].numpy()
+    args = (problem.model, LOSS, problem.X, problem.y)
+    found = peers.curvlinops_eigenvalues(*args, k=2, tol=0.0, seed=0)
+    np.testing.assert_allclose(found.values, exact, rtol=1e-8)
+    assert found.n_hvp >= 2
+    # 40 steps: it reorthogonalises only up to 50 (beyond, ghost copies of λ₁ appear)
+    lanczos = peers.hessian_eigenthings_eigenvalues(*args, k=2, max_iter=40, seed=0)
+    np.testing.assert_allclose(lanczos.values, exact, rtol=1e-6)
+    assert lanczos.n_hvp == 40

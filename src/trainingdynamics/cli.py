@@ -30,11 +30,6 @@ def parser() -> argparse.ArgumentParser:
     run = verbs.add_parser("run", help="execute chapters and check their claims")
     run.add_argument("chapters", nargs="+", metavar="CHAPTER")
     build = verbs.add_parser("build", help="run every stale chapter, then build the HTML book")
-    verbs.add_parser(
-        "bench",
-        help="benchmarks against PyHessian and BackPACK (see trainingdynamics bench --help)",
-        add_help=False,
-    )
     for verb in (run, build):
         verb.add_argument(
             "--profile", default="quick", help="quick (tests) or full (the rendered book)"
@@ -207,10 +202,6 @@ def robustness_and_report(args: argparse.Namespace, layout: Layout) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; bad input gives one line on stderr and exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        from trainingdynamics.benchmarks import main as bench
-
-        return bench(argv[1:])
     args = parser().parse_args(argv)
     try:
         layout = Layout(find_root(args.root))

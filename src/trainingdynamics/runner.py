@@ -173,16 +173,13 @@ def chapter_parameters(
 
 
 def source_digest(root: Path) -> str:
-    """A hash of the package's Python files that chapters can import (any change invalidates every
-    chapter).
+    """A hash of the package's Python files that chapters can import.
 
-    The benchmarks subpackage is left out: no chapter imports it.
+    Any change to one of them invalidates every chapter.
     """
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(
-        p for p in package.rglob("*.py") if "benchmarks" not in p.relative_to(package).parts
-    ):
+    for path in sorted(package.rglob("*.py")):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

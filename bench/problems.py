@@ -1,4 +1,5 @@
-"""The benchmark problems: a digits model after a short stretch of full-batch GD, and subsets of its data."""
+"""The benchmark problems: a digits model after a short stretch of full-batch GD, and subsets of
+its data."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from trainingdynamics.benchmarks.config import MODELS, BenchConfig
+from bench.config import MODELS, BenchConfig
 from trainingdynamics.data import digits
 from trainingdynamics.seeding import torch_generator
 from trainingdynamics.training import train
@@ -30,7 +31,8 @@ class Problem:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
     def first(self, n: int) -> Problem:
-        """The same model on the first ``n`` examples (the examples are in a seeded random order)."""
+        """The same model on the first ``n`` examples (the examples are in a seeded random
+        order)."""
         if not 0 < n <= len(self.X):
             raise ValueError(f"n must lie in [1, {len(self.X)}], got {n}")
         return Problem(self.model_name, self.model, self.X[:n], self.y[:n])
@@ -40,12 +42,14 @@ class Problem:
         return Problem(self.model_name, copy.deepcopy(self.model).double(), self.X.double(), self.y)
 
     def copy(self) -> Problem:
-        """The same problem on a copy of the model, for libraries that change it (PyHessian sets eval mode, BackPACK adds hooks)."""
+        """The same problem on a copy of the model, for libraries that change it (PyHessian sets
+        eval mode, BackPACK adds hooks)."""
         return Problem(self.model_name, copy.deepcopy(self.model), self.X, self.y)
 
 
 def trained_problem(model_name: str, cfg: BenchConfig) -> Problem:
-    """``model_name`` after ``cfg.train_steps`` full-batch GD steps on all 1797 digits, examples shuffled by the seed."""
+    """``model_name`` after ``cfg.train_steps`` full-batch GD steps on all 1797 digits, examples
+    shuffled by the seed."""
     build, images = MODELS[model_name]
     torch.manual_seed(cfg.seed)
     model = build()
@@ -60,6 +64,7 @@ def trained_problem(model_name: str, cfg: BenchConfig) -> Problem:
         seed=cfg.seed,
     )
     model.zero_grad(set_to_none=True)
-    model.eval()  # no dropout or BatchNorm in these models: eval only makes explicit that nothing is trained here
+    # no dropout or BatchNorm in these models: eval only makes explicit that nothing is trained here
+    model.eval()
     order = torch.randperm(len(data), generator=torch_generator(cfg.seed))
     return Problem(model_name, model, data.X[order], data.y[order])

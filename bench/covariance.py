@@ -16,10 +16,10 @@ from functools import partial
 
 import torch
 
-from trainingdynamics.benchmarks import peers
-from trainingdynamics.benchmarks.config import BenchConfig
-from trainingdynamics.benchmarks.problems import LOSS, Problem
-from trainingdynamics.benchmarks.timing import measure
+from bench import peers
+from bench.config import BenchConfig
+from bench.problems import LOSS, Problem
+from bench.timing import measure
 from trainingdynamics.diagnostics import spectra
 
 Gradients = Callable[[Problem], torch.Tensor]
@@ -47,7 +47,8 @@ LAYERED_GRAM = "Gram by layers (ours)"
 
 
 def layered_gram(problem: Problem) -> spectra.CovarianceSpectrum:
-    """The whole computation without per-example gradients: ``gradient_covariance_eigenvalues(method="gram")``."""
+    """The whole computation without per-example gradients:
+    ``gradient_covariance_eigenvalues(method="gram")``."""
     return spectra.gradient_covariance_eigenvalues(
         problem.model, LOSS, problem.X, problem.y, method="gram"
     )
@@ -65,7 +66,8 @@ def errors(
 
 
 def covariance_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
-    """Stage timings and accuracies on the first n examples for every n in ``cfg.covariance_sizes``."""
+    """Stage timings and accuracies on the first n examples for every n in
+    ``cfg.covariance_sizes``."""
     warm = problem.first(min(cfg.covariance_sizes))
     for run in GRADIENTS.values():  # warm-up
         for spectrum in SPECTRA.values():
@@ -101,7 +103,7 @@ def covariance_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
             )
         ours = gradients[OURS_GRADIENTS].result
         routes = measure(
-            {r: (lambda: ours, spectrum) for r, spectrum in SPECTRA.items()},
+            {r: (lambda ours=ours: ours, spectrum) for r, spectrum in SPECTRA.items()},
             repeats=cfg.repeats,
             budget_s=cfg.budget_s,
         )

@@ -1,6 +1,8 @@
-"""Hessian benchmarks: top-1 / top-k eigenvalues (our Lanczos vs PyHessian's deflated power iteration) and the trace.
+"""Hessian benchmarks: top-1 / top-k eigenvalues against three peers, products, and the trace.
 
-Every method sees the same float32 model, data and mean cross-entropy loss; the references are
+Peers: curvlinops + scipy ``eigsh`` (ARPACK), hessian-eigenthings' Lanczos, PyHessian's deflated
+power iteration. Every method sees the same float32 model, data and mean cross-entropy loss; the
+references are
 computed in float64, independently of the methods timed: eigenvalues by ARPACK (``scipy eigsh``)
 with their residuals checked, the trace from BackPACK's exact Hessian diagonal.
 """
@@ -16,10 +18,10 @@ import numpy as np
 import scipy.sparse.linalg
 import torch
 
-from trainingdynamics.benchmarks import peers
-from trainingdynamics.benchmarks.config import BenchConfig, Setting
-from trainingdynamics.benchmarks.problems import LOSS, Problem
-from trainingdynamics.benchmarks.timing import measure
+from bench import peers
+from bench.config import BenchConfig, Setting
+from bench.problems import LOSS, Problem
+from bench.timing import measure
 from trainingdynamics.diagnostics import spectra
 
 
@@ -32,7 +34,8 @@ class Estimate:
 
 
 def relative_errors(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """|λ_i − λ_i^ref| / |λ_i^ref| for the i-th largest value of each (the method's values sorted descending)."""
+    """|λ_i − λ_i^ref| / |λ_i^ref| for the i-th largest value of each (the method's values sorted
+    descending)."""
     values = np.sort(np.asarray(values, dtype=np.float64))[::-1]
     reference = np.asarray(reference, dtype=np.float64)[: len(values)]
     return np.abs(values - reference) / np.abs(reference)
@@ -40,7 +43,8 @@ def relative_errors(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Reference:
-    """Top eigenvalues from ARPACK in float64, with the worst residual ‖Hv − λv‖ / λ_1 of the returned pairs."""
+    """Top eigenvalues from ARPACK in float64, with the worst residual ‖Hv − λv‖ / λ_1 of the
+    returned pairs."""
 
     values: np.ndarray
     max_relative_residual: float
@@ -48,7 +52,8 @@ class Reference:
 
 
 def reference_eigenvalues(problem: Problem, k: int, *, seed: int = 0) -> Reference:
-    """The top-``k`` (largest algebraic) Hessian eigenvalues by ``scipy.sparse.linalg.eigsh`` on float64 HVPs, tol 1e-10."""
+    """The top-``k`` (largest algebraic) Hessian eigenvalues by ``scipy.sparse.linalg.eigsh`` on
+    float64 HVPs, tol 1e-10."""
     exact = problem.in_float64()
     matvec = spectra.hvp_operator(exact.model, LOSS, exact.X, exact.y)
     dim = exact.n_params
@@ -70,7 +75,7 @@ def reference_eigenvalues(problem: Problem, k: int, *, seed: int = 0) -> Referen
 
 
 def ours(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate:
-    """The library: ``spectra.hessian_eigenvalues`` (Lanczos on HVPs through a once-linearised gradient)."""
+    """The library: ``spectra.hessian_eigenvalues`` (checked Lanczos on once-linearised HVPs)."""
     result = spectra.hessian_eigenvalues(
         problem.model,
         LOSS,
@@ -85,7 +90,7 @@ def ours(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate:
 
 
 def pyhessian(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate:
-    """PyHessian's deflated power iteration (pass a :meth:`Problem.copy`: it changes the model), its global RNG seeded."""
+    """PyHessian's deflated power iteration (pass a :meth:`Problem.copy`), its global RNG seeded."""
     torch.manual_seed(seed)
     found = peers.pyhessian_eigenvalues(
         problem.model, LOSS, problem.X, problem.y, k=k, tol=setting.tol, max_iter=setting.max_iter
@@ -93,30 +98,64 @@ def pyhessian(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate
     return Estimate(found.values, found.n_hvp)
 
 
+def curvlinops(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate:
+    """curvlinops' Hessian operator handed to ``scipy.sparse.linalg.eigsh``."""
+    found = peers.curvlinops_eigenvalues(
+        problem.model, LOSS, problem.X, problem.y, k=k, tol=setting.tol, seed=seed
+    )
+    return Estimate(found.values, found.n_hvp)
+
+
+def hessian_eigenthings(problem: Problem, k: int, setting: Setting, seed: int) -> Estimate:
+    """hessian-eigenthings' Lanczos with ``setting.max_iter`` steps (None: its default 2k)."""
+    found = peers.hessian_eigenthings_eigenvalues(
+        problem.model, LOSS, problem.X, problem.y, k=k, max_iter=setting.max_iter, seed=seed
+    )
+    return Estimate(found.values, found.n_hvp)
+
+
 EigenMethod = Callable[[Problem, int, Setting, int], Estimate]
 OURS = "ours (Lanczos)"
 PYHESSIAN = "PyHessian (power iteration)"
+CURVLINOPS = "curvlinops + eigsh"
+EIGENTHINGS = "hessian-eigenthings (Lanczos)"
+PEERS = (CURVLINOPS, EIGENTHINGS, PYHESSIAN)
+SOLVERS: dict[str, EigenMethod] = {
+    OURS: ours,
+    CURVLINOPS: curvlinops,
+    EIGENTHINGS: hessian_eigenthings,
+    PYHESSIAN: pyhessian,
+}
 
 
 def eigen_methods(cfg: BenchConfig, k: int) -> dict[str, tuple[str, EigenMethod, Setting]]:
-    """Every (method, solver, setting) timed for the top-``k`` case, by a unique label."""
-    pyhessian_settings = cfg.pyhessian_top1 if k == 1 else cfg.pyhessian_topk
-    combinations = [(OURS, ours, s) for s in cfg.ours] + [
-        (PYHESSIAN, pyhessian, s) for s in pyhessian_settings
-    ]
+    """Every (method, solver, setting) timed for the top-``k`` case, by a unique label.
+
+    Each peer's first setting is its default (what a user sees without tuning).
+    """
+    top1 = k == 1
+    settings = {
+        OURS: cfg.ours,
+        CURVLINOPS: cfg.curvlinops,
+        EIGENTHINGS: cfg.eigenthings_top1 if top1 else cfg.eigenthings_topk,
+        PYHESSIAN: cfg.pyhessian_top1 if top1 else cfg.pyhessian_topk,
+    }
     return {
-        f"{method}, {setting}": (method, solve, setting) for method, solve, setting in combinations
+        f"{method}, {setting}": (method, SOLVERS[method], setting)
+        for method, chosen in settings.items()
+        for setting in chosen
     }
 
 
 def warm_up(problem: Problem, cfg: BenchConfig) -> None:
-    """Run each solver once, cheaply, so one-time costs (allocations, dispatch caches) stay out of the timings."""
-    for solve in (ours, pyhessian):
+    """Run each solver once, cheaply, so one-time costs stay out of the timings."""
+    for solve in SOLVERS.values():
         solve(problem.copy(), 1, Setting(1e-2, 10), cfg.seed)
 
 
 def eigen_rows(problem: Problem, cfg: BenchConfig, reference: Reference) -> list[dict]:
-    """Time every method and setting for the top-1 and top-k eigenvalues of ``problem``; errors against ``reference``."""
+    """Time every method and setting for the top-1 and top-k eigenvalues of ``problem``; errors
+    against ``reference``."""
     warm_up(problem, cfg)
     rows = []
     for k in (1, cfg.top_k):
@@ -153,7 +192,8 @@ def eigen_rows(problem: Problem, cfg: BenchConfig, reference: Reference) -> list
 
 
 def trace_rows(problem: Problem, cfg: BenchConfig) -> list[dict]:
-    """Hutchinson with a fixed number of probes (ours) vs PyHessian's early-stopping ``trace()``, against the exact trace."""
+    """Hutchinson with a fixed number of probes (ours) vs PyHessian's early-stopping ``trace()``,
+    against the exact trace."""
     exact = problem.in_float64()
     reference = peers.backpack_hessian_trace(exact.model, LOSS, exact.X, exact.y)
     methods: dict[str, Callable[[Problem], spectra.TraceEstimate]] = {

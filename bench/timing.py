@@ -31,7 +31,8 @@ class Timed(Generic[T]):
 def measure(
     runs: Mapping[str, tuple[Callable[[], S], Callable[[S], T]]], *, repeats: int, budget_s: float
 ) -> dict[str, Timed[T]]:
-    """Time each named ``(prepare, run)`` pair round-robin: pass r runs every method once, so drifts in machine load hit all alike.
+    """Time each named ``(prepare, run)`` pair round-robin: pass r runs every method once, so
+    drifts in machine load hit all alike.
 
     A method stops after ``repeats`` runs or once its runs have used ``budget_s`` seconds; each runs
     at least once. ``prepare`` (a fresh model copy, seeding) is not timed.
@@ -61,10 +62,12 @@ def load() -> float:
 
 
 def settle(threshold: float, *, limit_s: float = 180.0, poll_s: float = 5.0) -> float:
-    """Wait (at most ``limit_s``) until the 1-minute load average is at most ``threshold``; return the seconds waited.
+    """Wait (at most ``limit_s``) until the 1-minute load average is at most ``threshold``; return
+    the seconds waited.
 
     A build just before the benchmark (``make bench``) leaves the average high for a minute or two
-    after the machine is idle; starting only once it has decayed keeps that from flagging the run as contended.
+    after the machine is idle; starting only once it has decayed keeps that from flagging the run
+    as contended.
     """
     start = time.monotonic()
     while load() > threshold and time.monotonic() - start < limit_s:

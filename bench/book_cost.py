@@ -1,4 +1,5 @@
-"""The book's own cost: each chapter's recorded wall time at quick and full, and the time of an unchanged rebuild."""
+"""The book's own cost: each chapter's recorded wall time at quick and full, and the time of an
+unchanged rebuild."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ PROFILES = ("quick", "full")
 
 
 def chapter_times(layout: Layout) -> list[dict]:
-    """Seconds the runner recorded for each chapter's last run (``_build/claims/<chapter>.json``), by profile; None = not measured."""
+    """Seconds the runner recorded for each chapter's last run (``_build/claims/<chapter>.json``),
+    by profile; None = not measured."""
     rows = []
     for chapter in CHAPTERS:
         if not layout.source(chapter).is_file():
@@ -35,7 +37,8 @@ def chapter_times(layout: Layout) -> list[dict]:
 
 
 def totals(rows: list[dict]) -> dict[str, float | None]:
-    """The whole book's seconds per profile, or None unless every chapter was measured at that profile."""
+    """The whole book's seconds per profile, or None unless every chapter was measured at that
+    profile."""
     return {
         p: None if any(r[p] is None for r in rows) else float(sum(r[p] for r in rows))
         for p in PROFILES
@@ -43,7 +46,8 @@ def totals(rows: list[dict]) -> dict[str, float | None]:
 
 
 def fresh_chapters(layout: Layout, profile: str) -> tuple[int, int]:
-    """How many chapters are fresh at ``profile`` (a rebuild would not re-execute them), out of how many."""
+    """How many chapters are fresh at ``profile`` (a rebuild would not re-execute them), out of how
+    many."""
     chapters = [c for c in CHAPTERS if layout.source(c).is_file()]
     digest = source_digest(layout.root)
     fresh = [
@@ -58,7 +62,8 @@ def fresh_chapters(layout: Layout, profile: str) -> tuple[int, int]:
 
 
 def timed_rebuild(layout: Layout, profile: str = "full") -> dict:
-    """Time ``trainingdynamics build --profile <profile>`` (freshness checks and the HTML build) when every chapter is fresh.
+    """Time ``trainingdynamics build --profile <profile>`` (freshness checks and the HTML build)
+    when every chapter is fresh.
 
     If some chapter is stale the command would execute it, which is no unchanged rebuild: then
     nothing is run and the counts say why (run ``trainingdynamics build --profile full`` first).
@@ -88,12 +93,14 @@ def timed_rebuild(layout: Layout, profile: str = "full") -> dict:
 
 
 def book_cost(layout: Layout, *, check_rebuild: bool) -> dict:
-    """Chapter times, totals and (unless skipped) an unchanged rebuild; a broken chapter makes the rebuild "not measured"."""
+    """Chapter times, totals and (unless skipped) an unchanged rebuild; a broken chapter makes the
+    rebuild "not measured"."""
     rows = chapter_times(layout)
     result: dict = {"chapters": rows, "totals": totals(rows), "rebuild": None}
     if check_rebuild:
         try:
             result["rebuild"] = timed_rebuild(layout)
-        except Exception as error:  # a chapter under development may not import: report, do not crash the benchmark
+        # a chapter under development may not import: report, do not crash the benchmark
+        except Exception as error:
             result["rebuild"] = {"error": f"{type(error).__name__}: {error}".splitlines()[0]}
     return result

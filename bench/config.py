@@ -23,10 +23,11 @@ class Setting:
     """One tolerance / iteration-cap pair handed to an eigensolver."""
 
     tol: float
-    max_iter: int
+    max_iter: int | None  # None: the library's default
 
     def __str__(self) -> str:
-        return f"tol={self.tol:g}, maxIter={self.max_iter}"
+        steps = "default" if self.max_iter is None else self.max_iter
+        return f"tol={self.tol:g}, maxIter={steps}"
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,17 @@ class BenchConfig:
     ours: tuple[Setting, ...]  # Lanczos tolerances tried
     pyhessian_top1: tuple[Setting, ...]  # default first, then tighter
     pyhessian_topk: tuple[Setting, ...]
+    curvlinops: tuple[Setting, ...]  # eigsh tolerances, its default (0) first
+    eigenthings_top1: tuple[Setting, ...]  # step counts, its default (2k) first
+    eigenthings_topk: tuple[Setting, ...]
     probes: int  # Hutchinson probes (fixed count)
+    chunks: int  # the chunked HVP cuts the examples into this many chunks
+    hvp_products: int  # products per timing of one HVP variant
+    trace_matvecs: int  # Hutchinson vs Hutch++ at this many products each (a multiple of 3)
+    trace_seeds: int  # ... over this many seeds (RMS error)
+    density_n: int  # examples of the small network whose dense spectra SLQ is compared with
+    density_probes: int
+    density_steps: int
     accuracy: float  # the relative accuracy the top-1 target asks for
     repeats: int
     budget_s: float  # a method's repeats stop once they have used this many seconds
@@ -57,6 +68,13 @@ class BenchConfig:
             "lr",
             "top_k",
             "probes",
+            "chunks",
+            "hvp_products",
+            "trace_matvecs",
+            "trace_seeds",
+            "density_n",
+            "density_probes",
+            "density_steps",
             "accuracy",
             "repeats",
             "budget_s",
@@ -70,6 +88,8 @@ class BenchConfig:
 
 OURS_TOLERANCES = tuple(Setting(tol, 300) for tol in (1e-2, 1e-3, 1e-4, 1e-6))
 PYHESSIAN_DEFAULT = Setting(1e-3, 100)
+CURVLINOPS_TOLERANCES = tuple(Setting(tol, None) for tol in (0.0, 1e-2, 1e-4, 1e-6))
+EIGENTHINGS_DEFAULT = Setting(1e-4, None)
 
 PROFILES = {
     "quick": BenchConfig(
@@ -82,7 +102,17 @@ PROFILES = {
         ours=OURS_TOLERANCES[:2],
         pyhessian_top1=(PYHESSIAN_DEFAULT, Setting(1e-5, 200)),
         pyhessian_topk=(PYHESSIAN_DEFAULT,),
+        curvlinops=CURVLINOPS_TOLERANCES[:2],
+        eigenthings_top1=(EIGENTHINGS_DEFAULT, Setting(1e-4, 20)),
+        eigenthings_topk=(EIGENTHINGS_DEFAULT, Setting(1e-4, 30)),
         probes=10,
+        chunks=4,
+        hvp_products=3,
+        trace_matvecs=30,
+        trace_seeds=2,
+        density_n=64,
+        density_probes=4,
+        density_steps=20,
         accuracy=1e-4,
         repeats=1,
         budget_s=5.0,
@@ -102,7 +132,17 @@ PROFILES = {
             Setting(1e-6, 200),
         ),
         pyhessian_topk=(PYHESSIAN_DEFAULT, Setting(1e-4, 200)),
+        curvlinops=CURVLINOPS_TOLERANCES,
+        eigenthings_top1=(EIGENTHINGS_DEFAULT,) + tuple(Setting(1e-4, m) for m in (15, 25, 40)),
+        eigenthings_topk=(EIGENTHINGS_DEFAULT,) + tuple(Setting(1e-4, m) for m in (30, 40, 50)),
         probes=100,
+        chunks=4,
+        hvp_products=20,
+        trace_matvecs=99,
+        trace_seeds=10,
+        density_n=256,
+        density_probes=20,
+        density_steps=40,
         accuracy=1e-4,
         repeats=5,
         budget_s=8.0,

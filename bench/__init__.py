@@ -1,10 +1,10 @@
 """Benchmarks of the spectra diagnostics against PyHessian and BackPACK, and of the book's own cost.
 
-``main(argv)`` (``trainingdynamics bench``) measures every case, writes ``bench/results.json``
+``main(argv)`` (``python -m bench``) measures every case, writes ``bench/results.json``
 and renders the "Performance" appendix ``book/performance.md`` from it. Benchmarks are not
 tests: nothing here asserts a timing.
 """
 
-from trainingdynamics.benchmarks.cli import main
+from bench.cli import main
 
 __all__ = ["main"]
