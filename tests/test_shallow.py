@@ -154,7 +154,8 @@ def test_gradient_descent_raises_on_divergence_and_names_the_step():
     broken.c[1, 3] = np.nan
     with pytest.raises(DivergenceError, match=r"at step 0: loss nan of network \(1,\)"):
         gradient_descent(x, y, broken, 1e-2, 5, np.array([0]))
-    # the chapter's step size trains without tripping the check, and the check can be relaxed to NaN/inf only
+    # the chapter's step size trains without tripping the check, and the check can be relaxed to
+    # NaN/inf only
     assert np.all(
         gradient_descent(x, y, start, 1e-2, 500, np.array([500])).loss[..., -1] < loss(x, y, start)
     )
