@@ -24,6 +24,7 @@ from trainingdynamics.studies.anls.analysis import (
     pattern_mismatches,
     worst_increase,
 )
+from trainingdynamics.studies.anls.exits import first_exit, first_move
 from trainingdynamics.studies.anls.experiment import adam
 from trainingdynamics.studies.anls.planes import plane_data
 
@@ -184,8 +185,10 @@ def test_realised_pattern_and_loss_checks_catch_a_broken_run():
         run.history.w[-1][0]
     )  # shift one kink: pattern and loss no longer match
     assert pattern_mismatches(result) == 1 and loss_mismatch(result) > 1e-12
-    run.losses[-1] = 2 * run.losses[0]
-    assert worst_increase(result) > 0
+    # the forward pass, not the tracked loss, is what `monotone` checks
+    run.history.c[-1][:] *= 10
+    rise, compared = worst_increase(result, 1e-12)
+    assert rise > 1 and compared > 0
 
 
 def test_config_validation():
@@ -193,7 +196,9 @@ def test_config_validation():
     with pytest.raises(ParameterError):
         study.config("quick", targets=["cosine"])
     with pytest.raises(ParameterError):
-        study.config("quick", exact_widths=[2])
+        study.config("quick", exact_kinks=[1])
+    with pytest.raises(ParameterError):
+        study.config("quick", claimed_spare=[0, 3])
     with pytest.raises(ParameterError):
         study.config("quick", lr=0.0)
     with pytest.raises(ParameterError):
@@ -213,20 +218,18 @@ def test_claims_on_a_tiny_run():
     )
     result = study.run(cfg, seed=0)
     claims = {c.name: c for c in study.claims(result)}
-    assert list(claims) == [
-        "monotone",
-        "pattern_realised",
-        "loss_realised",
-        "exact_fits",
-        "gd_stuck",
-    ]  # the speed-up is shown, not claimed
     assert {name: c.source for name, c in claims.items()} == {
         "monotone": "exact",
         "pattern_realised": "exact",
         "loss_realised": "exact",
         "exact_fits": "ours",
+        "minimal_width_fits": "ours",
         "gd_stuck": "ours",
+        "plateau_exit": "ours",
     }
+    table = study.exact_table(result.exact, cfg)
+    assert table["spare neurons"].tolist() == [0, 1, 2, 0, 1, 2]
+    assert table["width"].tolist() == [2, 3, 4, 4, 5, 6]
     for name in ("monotone", "pattern_realised", "loss_realised"):
         assert claims[name].passed and claims[name].verdict == "exact", claims[name]
     table = study.speedup_table(result.runs)
@@ -303,3 +306,18 @@ def test_torch_networks_match_numpy_forward():
     np.testing.assert_allclose(
         one_d(torch.tensor(x[:, None])).detach().numpy()[0], forward(x, q), rtol=1e-14, atol=1e-14
     )
+
+
+def test_first_move_and_first_exit_on_hand_built_runs():
+    x, y = make_data("piecewise", 20)
+    run = A.anls(x, y, 4, iterations=5, seed=1)
+    move = first_move(run)
+    assert 1 <= move <= len(run.losses)
+    assert np.all(run.s[:move] == run.s[0]) and np.all(run.p[:move] == run.p[0])
+    steps = np.unique(np.round(np.logspace(0, 4, 81)).astype(int))
+    t = np.log10(steps)
+    # fall, a plateau over 1.5–3 decades, a drop, then flat again
+    loss = np.where(t < 1, 1 - 0.5 * t, np.where(t < 3, 0.5, 0.5 * 10 ** (-2 * (t - 3))))
+    first, level = first_exit(steps, loss)
+    assert 10 <= steps[first] <= 40 and level < 0.5 * 1e-1
+    assert first_exit(steps, np.full(len(steps), 0.5)) is None

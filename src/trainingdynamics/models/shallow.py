@@ -284,3 +284,31 @@ class ShallowNetworks(nn.Module):
         batch, m)."""
         hidden = torch.relu(torch.einsum("knd,...md->...knm", self.w, X) + self.b[..., None])
         return torch.einsum("kn,...knm->...km", self.c, hidden)
+
+
+def fixed_pattern_jacobian(x: np.ndarray, p: Params, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """∂r_i/∂θ of one network, θ = (c, w, b), with the active sets frozen at [lo, hi): (m, 3n).
+
+    Columns (w_j x_i + b_j)·1[i ∈ A_j], c_j x_i·1[i ∈ A_j] and c_j·1[i ∈ A_j].
+    """
+    index = np.arange(len(x))
+    inside = (index >= lo[:, None]) & (index < hi[:, None])
+    z = (p.w[:, None] * x + p.b[:, None]) * inside
+    return np.concatenate([z, p.c[:, None] * x * inside, p.c[:, None] * inside], axis=0).T
+
+
+def gauss_newton_fixed_pattern(
+    x: np.ndarray, y: np.ndarray, p: Params, lo: np.ndarray, hi: np.ndarray, iterations: int
+) -> Params:
+    """Gauss–Newton on the fixed-pattern loss of one network: θ ← θ − J⁺ r (minimum-norm steps).
+
+    The rescalings c_j → c_j/s, (w_j, b_j) → s(w_j, b_j) make J rank-deficient; the minimum-norm
+    step ignores them. Near a minimiser the steps converge fast, where GD is slowed by the
+    smallest non-zero curvature.
+    """
+    n = len(p.c)
+    for _ in range(iterations):
+        residual = residual_fast(x, y, p, lo, hi)
+        step = np.linalg.lstsq(fixed_pattern_jacobian(x, p, lo, hi), residual, rcond=None)[0]
+        p = Params(p.c - step[:n], p.w - step[n : 2 * n], p.b - step[2 * n :])
+    return p

@@ -11,6 +11,7 @@ decreases, while GD waits on plateaus for a kink to drift across a data point. O
 from trainingdynamics.studies.anls.analysis import (
     exact_table,
     final_table,
+    numbers,
     plane_table,
     speedup_summary,
     speedup_table,
@@ -31,6 +32,7 @@ __all__ = [
     "config",
     "exact_table",
     "final_table",
+    "numbers",
     "plane_table",
     "plot_fits",
     "plot_losses",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 from trainingdynamics.profiles import ParameterError
+from trainingdynamics.studies.anls.exits import plateau_exits
 from trainingdynamics.studies.anls.experiment import (
     Config,
     ExactFit,
@@ -22,6 +25,7 @@ class ANLSStudyResult:
     cfg: Config
     runs: list[Runs]
     exact: list[ExactFit]
+    exits: pd.DataFrame  # plateau exits: GD and ANLS from GD's iterate at a plateau
     planes: PlaneExperiment | None
 
 
@@ -32,6 +36,7 @@ def run(cfg: Config, seed: int = 0, device: str = "cpu") -> ANLSStudyResult:
         raise ParameterError(
             "the ANLS chapter runs small numpy solves on the CPU; use device='cpu'"
         )
+    runs = _plateau_runs(cfg, seed)
     return ANLSStudyResult(
-        cfg, _plateau_runs(cfg, seed), exact_fits(cfg, seed), _plane_experiment(cfg, seed)
+        cfg, runs, exact_fits(cfg, seed), plateau_exits(cfg, runs), _plane_experiment(cfg, seed)
     )

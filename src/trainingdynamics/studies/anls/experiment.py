@@ -53,8 +53,9 @@ class Config:
 
     n_points: int = plateaus.Config.n_points
     exact_targets: tuple[str, ...] = ("abs", "piecewise")
-    exact_widths: tuple[int, ...] = (2, 6)
-    minimal_widths: tuple[int, ...] = (2, 4)
+    exact_kinks: tuple[int, ...] = (1, 3)  # interior kinks k of each target: minimal width k + 1
+    spare_neurons: tuple[int, ...] = (0, 1, 2)  # widths k + 1 + spare are reported
+    claimed_spare: tuple[int, ...] = (0, 2)  # per target, the width `exact_fits` claims
     exact_seeds: int = 20
     exact_iterations: int = 50
     gd_check_steps: int = 10_000
@@ -78,8 +79,7 @@ class Config:
         require_positive(
             self,
             "n_points",
-            "exact_widths",
-            "minimal_widths",
+            "exact_kinks",
             "exact_seeds",
             "exact_iterations",
             "gd_check_steps",
@@ -103,8 +103,14 @@ class Config:
                     f"parameter {name} must be a non-empty list from {sorted(TARGETS)}, got "
                     f"{names!r}"
                 )
-        if not len(self.exact_widths) == len(self.minimal_widths) == len(self.exact_targets):
-            raise ParameterError("exact_widths and minimal_widths need one entry per exact target")
+        if not len(self.exact_kinks) == len(self.claimed_spare) == len(self.exact_targets):
+            raise ParameterError("exact_kinks and claimed_spare need one entry per exact target")
+        if min(self.spare_neurons, default=-1) < 0 or set(self.claimed_spare) - set(
+            self.spare_neurons
+        ):
+            raise ParameterError(
+                "spare_neurons must be non-negative and hold every entry of claimed_spare"
+            )
         require_positive(self, "plane_grid", "plane_width", "plane_iterations", "plane_gd_steps")
         if self.n_points < 3:
             raise ParameterError("parameter n_points must be at least 3")
@@ -262,11 +268,12 @@ TARGET_OFFSET = {
 
 @dataclass
 class ExactFit:
-    """ANLS and GD on an exactly representable target at one width, from ``exact_seeds``
-    initialisations."""
+    """ANLS (and GD at the claimed width) on an exactly representable target at one width, from
+    ``exact_seeds`` initialisations."""
 
     target: str
     width: int
+    spare: int  # neurons above the minimal width k + 1
     x: np.ndarray
     y: np.ndarray
     anls: list[ANLSResult]
@@ -286,7 +293,9 @@ class ExactFit:
         )
 
 
-def _exact_fit(cfg: Config, target: str, width: int, seed: int, with_gd: bool) -> ExactFit:
+def _exact_fit(
+    cfg: Config, target: str, minimal: int, width: int, seed: int, with_gd: bool
+) -> ExactFit:
     """ANLS for ``exact_iterations`` (and GD for ``gd_check_steps`` if asked), same draws."""
     rng = seed_everything(seed + TARGET_OFFSET[target] + 17 * width)
     x, y = make_data(target, cfg.n_points)
@@ -298,17 +307,16 @@ def _exact_fit(cfg: Config, target: str, width: int, seed: int, with_gd: bool) -
         if with_gd
         else None
     )
-    return ExactFit(target, width, x, y, _anls_runs(x, y, start, cfg.exact_iterations), gd_loss)
+    runs = _anls_runs(x, y, start, cfg.exact_iterations)
+    return ExactFit(target, width, width - minimal, x, y, runs, gd_loss)
 
 
 def exact_fits(cfg: Config, seed: int) -> list[ExactFit]:
-    """The claim's widths (with GD) and the minimal widths (ANLS only) for every exact target."""
-    fits = [
-        _exact_fit(cfg, t, w, seed, True)
-        for t, w in zip(cfg.exact_targets, cfg.exact_widths, strict=True)
-    ]
-    return fits + [
-        _exact_fit(cfg, t, w, seed, False)
-        for t, w, v in zip(cfg.exact_targets, cfg.minimal_widths, cfg.exact_widths, strict=True)
-        if w != v
+    """Every exact target at widths k + 1 + spare; GD only at the claimed width."""
+    return [
+        _exact_fit(cfg, target, kinks + 1, kinks + 1 + spare, seed, spare == claimed)
+        for target, kinks, claimed in zip(
+            cfg.exact_targets, cfg.exact_kinks, cfg.claimed_spare, strict=True
+        )
+        for spare in cfg.spare_neurons
     ]

@@ -9,23 +9,21 @@ equals the least-squares line of N. The chapter checks these facts exactly and m
 often activation patterns change on loss plateaus versus drops.
 """
 
-from trainingdynamics.studies.plateaus.analysis import (
-    kept_pattern_plateaus,
-    lower_bound_excess,
-    seed_statistics,
-)
+from trainingdynamics.studies.plateaus.analysis import lower_bound_excess, seed_statistics
 from trainingdynamics.studies.plateaus.chapter import (
     PlateausResult,
     all_convergence_rates,
     all_plateaus,
-    kept_plateau_overview,
+    c1_statistics,
+    level_overview,
+    numbers,
     regime_runs,
     run,
     showcase,
     stationary_checks,
     sweep_table,
 )
-from trainingdynamics.studies.plateaus.claims import RATE_RATIO, claims
+from trainingdynamics.studies.plateaus.claims import EXIT_RATIO, MOTION_RATIO, RATE_RATIO, claims
 from trainingdynamics.studies.plateaus.experiment import (
     CLAIM,
     PAPER,
@@ -45,6 +43,8 @@ __all__ = [
     "CLAIM",
     "PAPER",
     "PROFILES",
+    "EXIT_RATIO",
+    "MOTION_RATIO",
     "RATE_RATIO",
     "TITLE",
     "Config",
@@ -52,10 +52,11 @@ __all__ = [
     "all_convergence_rates",
     "all_plateaus",
     "claims",
+    "c1_statistics",
     "config",
-    "kept_pattern_plateaus",
-    "kept_plateau_overview",
+    "level_overview",
     "lower_bound_excess",
+    "numbers",
     "plot_all_convergence",
     "plot_loss_and_level",
     "plot_loss_and_pattern",

@@ -24,9 +24,9 @@ from trainingdynamics.models.shallow import (
 )
 from trainingdynamics.studies.plateaus.experiment import Experiment
 
-# a plateau "keeps its pattern" when no neuron's count k_j varies by more than this
-# (one chattering point)
-MAX_KINK_SWEEP = 1
+# `above_level`: ours, fixed before the first run (the paper states no number): "more than 2 %
+# above L_A" separates a plateau from its pattern's least-squares level
+PLATEAU_GAP = 0.02
 
 
 def run_view(
@@ -101,11 +101,65 @@ def rate_per_decade(
     )
 
 
+def path_length(trajectory: GDTrajectory, start: float, stop: float) -> float:
+    """Σ_k ‖θ_{k+1} − θ_k‖ over the recorded steps in [start, stop], θ = (c, w, b).
+
+    The chord length of the path through the recorded states: how far the parameters moved.
+    """
+    first, last = _record_index(trajectory, start), _record_index(trajectory, stop)
+    p = trajectory.params
+    theta = np.concatenate([p.c, p.w, p.b], axis=-1)[first : last + 1]
+    return float(np.sum(np.linalg.norm(np.diff(theta, axis=0), axis=-1)))
+
+
+def rate_per_motion(
+    count: Callable[[GDTrajectory, float, float], int],
+    trajectory: GDTrajectory,
+    intervals: list[tuple[float, float]],
+) -> float:
+    """Σ count(interval) / Σ path_length(interval); NaN without intervals or without motion."""
+    length = sum(path_length(trajectory, a, z) for a, z in intervals)
+    return (
+        sum(count(trajectory, a, z) for a, z in intervals) / length if length > 0 else float("nan")
+    )
+
+
+def plateau_windows(
+    plateaus: list[tuple[float, float]], lead_decades: float = 0.25, positions: int = 8
+) -> list[tuple[float, float]]:
+    """Windows of ``lead_decades`` inside every plateau at least that long, ``positions`` each.
+
+    Their ends sit at evenly spaced quantiles of the plateau's log-steps, (k + ½)/positions of the
+    admissible range: the average over uniformly placed windows, without a random draw.
+    """
+    windows = []
+    for start, stop in plateaus:
+        room = np.log10(stop / start) - lead_decades
+        if room < 0:
+            continue
+        for k in range(positions):
+            end = start * 10 ** (lead_decades + room * (k + 0.5) / positions)
+            windows.append((end / 10**lead_decades, end))
+    return windows
+
+
+def windows_with_change(trajectory: GDTrajectory, windows: list[tuple[float, float]]) -> int:
+    """Number of windows in which a kink sweeps at least one data point."""
+    return sum(swept_points(trajectory, a, z) > 0 for a, z in windows)
+
+
+def ends_in_drop(stop: float, phases: Phases) -> bool:
+    """Whether the next phase after a plateau ending at ``stop`` is a drop (not another plateau)."""
+    later = [(a, "drop") for a, _ in phases.drops if a >= stop]
+    later += [(a, "plateau") for a, _ in phases.plateaus if a > stop]
+    return bool(later) and min(later)[1] == "drop"
+
+
 def _plateau_table(
     x: np.ndarray, y: np.ndarray, trajectory: GDTrajectory, phases: Phases
 ) -> pd.DataFrame:
-    """One row per plateau: span, swept points, farthest single-kink sweep, flips, final loss, L_A
-    at its end and the relative gap."""
+    """One row per plateau: span, swept points, farthest single-kink sweep, flips, whether a drop
+    follows, final loss, L_A at its end and the relative gap."""
     rows = []
     for start, stop in phases.plateaus:
         end = _record_index(trajectory, stop)
@@ -119,6 +173,7 @@ def _plateau_table(
                 "swept": swept_points(trajectory, start, stop),
                 "max sweep": largest_sweep(trajectory, start, stop),
                 "flips": flips(trajectory, start, stop),
+                "ends in a drop": ends_in_drop(stop, phases),
                 "loss": loss,
                 "L_A": level,
                 "gap": abs(loss - level) / loss,
@@ -131,6 +186,7 @@ def _plateau_table(
         "swept": int,
         "max sweep": int,
         "flips": int,
+        "ends in a drop": bool,
         "loss": float,
         "L_A": float,
         "gap": float,
@@ -147,6 +203,10 @@ def _run_summary(
     plateaus = _plateau_table(x, y, trajectory, phases)
     on_plateaus = rate_per_decade(swept_points, trajectory, phases.plateaus)
     on_drops = rate_per_decade(swept_points, trajectory, phases.drops)
+    per_motion = [
+        rate_per_motion(swept_points, trajectory, p) for p in (phases.plateaus, phases.drops)
+    ]
+    windows = plateau_windows(phases.plateaus)
     summary = {
         "plateaus": len(phases.plateaus),
         "drops": len(phases.drops),
@@ -157,10 +217,24 @@ def _run_summary(
         "flips/decade on plateaus": rate_per_decade(flips, trajectory, phases.plateaus),
         "flips/decade on drops": rate_per_decade(flips, trajectory, phases.drops),
         "rate ratio": change_ratio(on_drops, on_plateaus),
+        "motion/decade on plateaus": _motion_per_decade(trajectory, phases.plateaus),
+        "motion/decade on drops": _motion_per_decade(trajectory, phases.drops),
+        "swept/motion on plateaus": per_motion[0],
+        "swept/motion on drops": per_motion[1],
+        "motion ratio": change_ratio(per_motion[1], per_motion[0]),
         "drops after a change": drops_after_change(trajectory, phases.drops),
+        "plateau windows": len(windows),
+        "plateau windows with a change": windows_with_change(trajectory, windows),
         "final loss": trajectory.loss[-1],
     }
     return summary, plateaus
+
+
+def _motion_per_decade(trajectory: GDTrajectory, intervals: list[tuple[float, float]]) -> float:
+    """Σ path_length(interval) / Σ decades(interval); NaN without intervals."""
+    length = _decades(intervals)
+    motion = sum(path_length(trajectory, a, z) for a, z in intervals)
+    return motion / length if length > 0 else float("nan")
 
 
 def drops_after_change(
@@ -261,14 +335,3 @@ def _autograd_discrepancy(experiment: Experiment) -> float:
         for name in ("c", "w", "b")
     )
     return float(error / scale)
-
-
-def constant_pattern_plateaus(plateaus: pd.DataFrame) -> pd.DataFrame:
-    """Plateaus on which no active set changed at any GD step (strictly constant pattern)."""
-    return plateaus[plateaus["flips"] == 0]
-
-
-def kept_pattern_plateaus(plateaus: pd.DataFrame) -> pd.DataFrame:
-    """Plateaus on which no kink sweeps a new data point: every k_j stays within one point
-    (chattering allowed)."""
-    return plateaus[plateaus["max sweep"] <= MAX_KINK_SWEEP]

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 
 from trainingdynamics.device import resolve_device
-from trainingdynamics.seeding import seed_everything
+from trainingdynamics.seeding import child_rng, seed_everything
 from trainingdynamics.studies.plateaus.analysis import (
+    PLATEAU_GAP,
     _autograd_discrepancy,
     _experiment_summary,
-    kept_pattern_plateaus,
+    change_ratio,
     lower_bound_excess,
     non_interval_sets,
 )
@@ -52,9 +53,7 @@ class PlateausResult:
     non_intervals: int
     gradient_error: float
     polished: Polished
-    polished_regime: (
-        Polished | None
-    )  # the (C1)-regime sweep runs polished likewise (None when that regime is the main setting)
+    polished_sweep: dict[tuple[int, float], Polished]  # every sweep setting polished likewise
 
 
 def run(cfg: Config, seed: int = 0, device: str = "cpu") -> PlateausResult:
@@ -65,7 +64,6 @@ def run(cfg: Config, seed: int = 0, device: str = "cpu") -> PlateausResult:
     is.
     """
     resolve_device(device)
-    regime = (cfg.c1_width, cfg.c1_scale)
     seed_everything(
         seed
     )  # global state for anything outside the named streams (nothing draws from it here)
@@ -109,10 +107,11 @@ def run(cfg: Config, seed: int = 0, device: str = "cpu") -> PlateausResult:
         + non_interval_sets(paper)
         + sum(non_interval_sets(e) for e in sweep.values()),
         gradient_error=max(_autograd_discrepancy(main), _autograd_discrepancy(paper)),
-        polished=polish(main, cfg.polish_steps, cfg.records),
-        polished_regime=polish(sweep[regime], cfg.polish_steps, cfg.records)
-        if regime in sweep
-        else None,
+        polished=polish(main, cfg.polish_steps, cfg.records, child_rng(seed, "kick", "main")),
+        polished_sweep={
+            (w, s): polish(e, cfg.polish_steps, cfg.records, child_rng(seed, "kick", w, repr(s)))
+            for (w, s), e in sweep.items()
+        },
     )
 
 
@@ -163,20 +162,9 @@ def all_plateaus(result: PlateausResult) -> pd.DataFrame:
 
 
 def stationary_checks(result: PlateausResult) -> pd.DataFrame:
-    """:func:`polished_summary` of the main runs and of the (C1)-regime sweep runs, labelled by
-    width and output scale."""
-    cfg = result.cfg
-    tables = [
-        polished_summary(cfg, result.polished).assign(
-            width=cfg.width, **{"output scale": cfg.output_scale}
-        )
-    ]
-    if result.polished_regime is not None:
-        labels = _sweep_labels(cfg, cfg.c1_width, cfg.c1_scale)
-        tables.append(
-            polished_summary(cfg, result.polished_regime, labels=labels).assign(target="piecewise")
-        )
-    return pd.concat(tables, ignore_index=True)
+    """:func:`polished_summary` of the main runs and of every sweep setting, labelled by width and
+    output scale."""
+    return pd.concat([summary for _, _, summary in _polished_sets(result)], ignore_index=True)
 
 
 def showcase(result: PlateausResult) -> tuple[int, ...]:
@@ -192,28 +180,17 @@ def showcase(result: PlateausResult) -> tuple[int, ...]:
 
 
 def _polished_sets(result: PlateausResult) -> list[tuple[str, Polished, pd.DataFrame]]:
-    """(name, polished runs, their :func:`polished_summary`) for the main runs and, if separate, the
-    (C1)-regime runs."""
+    """(name, polished runs, their :func:`polished_summary`) for the main runs and every sweep
+    setting."""
     cfg = result.cfg
-    sets = [
-        (
-            f"main (width {cfg.width}, output scale {cfg.output_scale})",
-            result.polished,
-            polished_summary(cfg, result.polished),
-        )
-    ]
-    if result.polished_regime is not None:
-        labels = _sweep_labels(cfg, cfg.c1_width, cfg.c1_scale)
-        summary = polished_summary(cfg, result.polished_regime, labels=labels).assign(
-            target="piecewise"
-        )
-        sets.append(
-            (
-                f"(C1) regime (width {cfg.c1_width}, output scale {cfg.c1_scale})",
-                result.polished_regime,
-                summary,
-            )
-        )
+    main = polished_summary(cfg, result.polished).assign(
+        width=cfg.width, **{"output scale": cfg.output_scale}
+    )
+    sets = [(f"main (width {cfg.width}, output scale {cfg.output_scale})", result.polished, main)]
+    for (width, scale), polished in result.polished_sweep.items():
+        labels = _sweep_labels(cfg, width, scale)
+        summary = polished_summary(cfg, polished, labels=labels).assign(target="piecewise")
+        sets.append((f"sweep (width {width}, output scale {scale})", polished, summary))
     return sets
 
 
@@ -245,16 +222,86 @@ def all_convergence_rates(result: PlateausResult) -> pd.DataFrame:
     )
 
 
-def kept_plateau_overview(result: PlateausResult) -> pd.DataFrame:
-    """Kept-pattern plateaus (claim `plateau_level`) split by whether they last to the last step:
-    count and gaps |L − L_A|/L."""
+def c1_statistics(result: PlateausResult) -> dict[str, float]:
+    """(C1) over the runs of the (C1) regime, pooled: both rate ratios (medians over runs) and the
+    exit test.
+
+    Exit test: the share of drops with a data point swept in the quarter decade before they begin,
+    against the share of quarter-decade windows placed evenly inside the plateaus that see one.
+    """
+    runs = regime_runs(result)
+    drops, windows = runs["drops"].sum(), runs["plateau windows"].sum()
+    before_drop = runs["drops after a change"].sum() / drops if drops else float("nan")
+    on_plateau = runs["plateau windows with a change"].sum() / windows if windows else float("nan")
+    return {
+        "runs": len(runs),
+        "runs with both phases": int(runs["rate ratio"].notna().sum()),
+        "median ratio per decade": _median(runs["rate ratio"]),
+        "median ratio per unit motion": _median(runs["motion ratio"]),
+        "median motion per decade, drops / plateaus": _median(
+            runs["motion/decade on drops"] / runs["motion/decade on plateaus"]
+        ),
+        "drops": int(drops),
+        "drops with a change before": int(runs["drops after a change"].sum()),
+        "plateau windows": int(windows),
+        "plateau windows with a change": int(runs["plateau windows with a change"].sum()),
+        "P(change | before a drop)": before_drop,
+        "P(change | plateau window)": on_plateau,
+        "exit ratio": change_ratio(before_drop, on_plateau),
+    }
+
+
+def _median(values: pd.Series) -> float:
+    """Median of the finite and infinite values (NaN: runs without both phases); NaN if none."""
+    kept = values.dropna().astype(float)
+    return float(np.median(kept)) if len(kept) else float("nan")
+
+
+def level_overview(result: PlateausResult) -> pd.DataFrame:
+    """Plateaus that end in a drop, against stationary points of polished runs: count and the
+    relative gap (L − L_A)/L at their end."""
     plateaus = all_plateaus(result)
-    kept = kept_pattern_plateaus(plateaus).assign(
-        **{"lasts to the last step": lambda t: t["stop"] == result.cfg.steps}
-    )
-    table = kept.groupby("lasts to the last step").agg(
-        plateaus=("gap", "size"),
-        **{"min gap": ("gap", "min"), "median gap": ("gap", "median"), "max gap": ("gap", "max")},
-    )
-    table = table.reindex([False, True])  # a kind that does not occur: 0 plateaus, no gaps
-    return table.assign(plateaus=table["plateaus"].fillna(0).astype(int))
+    drops = plateaus[plateaus["ends in a drop"]]
+    polished = stationary_checks(result)
+    converged = polished[polished["converged"]]
+    gap = (converged["loss after"] - converged["L_A"]) / converged["loss after"]
+    rows = {
+        "plateaus that end in a drop": drops["gap"],
+        "plateaus that do not": plateaus[~plateaus["ends in a drop"]]["gap"],
+        "GD converged inside its pattern (polished)": gap,
+    }
+    return pd.DataFrame(
+        {
+            name: {
+                "count": len(g),
+                f"more than {PLATEAU_GAP:.0%} above L_A": int((g > PLATEAU_GAP).sum()),
+                "min gap": g.min(),
+                "median gap": g.median(),
+                "max gap": g.max(),
+            }
+            for name, g in rows.items()
+        }
+    ).T
+
+
+def numbers(result: PlateausResult) -> dict[str, float]:
+    """The numbers the chapter's prose quotes (besides the claims), as plain floats for glue."""
+    stats = c1_statistics(result)
+    polished = stationary_checks(result)
+    rates = all_convergence_rates(result)
+    plateaus = all_plateaus(result)
+    compared = rates["max deviation from linearised GD"].notna().sum() if len(rates) else 0
+    values = {
+        "motion-per-decade": stats["median motion per decade, drops / plateaus"],
+        "p-before-drop": stats["P(change | before a drop)"],
+        "p-plateau-window": stats["P(change | plateau window)"],
+        "drops": stats["drops"],
+        "windows": stats["plateau windows"],
+        "c1-runs": stats["runs with both phases"],
+        "polished-runs": len(polished),
+        "pattern-kept": polished["pattern kept"].sum(),
+        "rate-points": compared,
+        "plateau-count": len(plateaus),
+        "drop-plateaus": plateaus["ends in a drop"].sum(),
+    }
+    return {key: float(value) for key, value in values.items()}

@@ -30,7 +30,7 @@ def _plot_convergence(
     """L_t − L_A against the GD step inside the frozen pattern, one line per converged run
     (semi-log); returns the line count."""
     gaps = _converged_gaps(polished, summary)
-    steps = polished.experiment.trajectory.steps
+    steps = polished.restart.trajectory.steps
     palette = colors(offset + max(len(gaps), 1))[offset : offset + len(gaps)]
     for colour, (flat, _, gap) in zip(palette, gaps, strict=True):
         name = f"{prefix}{summary.at[flat, 'target']}, seed {summary.at[flat, 'seed']}"
@@ -38,7 +38,7 @@ def _plot_convergence(
     ax.set_ylim(1e-18, None)
     label(
         ax,
-        "GD step inside the frozen pattern",
+        "GD step from the perturbed stationary point",
         "$L_t - L_A$",
         "Linear convergence inside a fixed pattern",
     )
@@ -132,8 +132,9 @@ def plot_stationary_points(result: PlateausResult, index: tuple[int, ...]):
     converged = _first_converged(result)
     if converged is not None:
         polished_runs, index_c, name = converged
-        xs, ys, polished_run = run_view(polished_runs.experiment, index_c)
-        _plot_local_lines(xs, ys, polished_run.final, left)
+        xs, ys, _ = run_view(polished_runs.experiment, index_c)
+        point = polished_runs.point.map(lambda a: a[index_c])
+        _plot_local_lines(xs, ys, point, left)
         label(left, "input x", "output", f"Stationary point ({name})")
     x, y, run = run_view(result.main, index)
     phases = detect_phases(run.steps, run.loss)
