@@ -24,7 +24,7 @@ from trainingdynamics.studies.anls.analysis import (
     pattern_mismatches,
     worst_increase,
 )
-from trainingdynamics.studies.anls.exits import first_exit, first_move
+from trainingdynamics.studies.anls.exits import first_move, plateau_exits_of
 from trainingdynamics.studies.anls.experiment import adam
 from trainingdynamics.studies.anls.planes import plane_data
 
@@ -308,7 +308,7 @@ def test_torch_networks_match_numpy_forward():
     )
 
 
-def test_first_move_and_first_exit_on_hand_built_runs():
+def test_first_move_and_plateau_exits_on_hand_built_runs():
     x, y = make_data("piecewise", 20)
     run = A.anls(x, y, 4, iterations=5, seed=1)
     move = first_move(run)
@@ -318,6 +318,6 @@ def test_first_move_and_first_exit_on_hand_built_runs():
     t = np.log10(steps)
     # fall, a plateau over 1.5–3 decades, a drop, then flat again
     loss = np.where(t < 1, 1 - 0.5 * t, np.where(t < 3, 0.5, 0.5 * 10 ** (-2 * (t - 3))))
-    first, level = first_exit(steps, loss)
+    [(first, level)] = plateau_exits_of(steps, loss)
     assert 10 <= steps[first] <= 40 and level < 0.5 * 1e-1
-    assert first_exit(steps, np.full(len(steps), 0.5)) is None
+    assert plateau_exits_of(steps, np.full(len(steps), 0.5)) == []

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from trainingdynamics.diagnostics.activation import Phases, active_intervals
-from trainingdynamics.models.shallow import GDTrajectory, Params, gradient_descent, make_data
+from trainingdynamics.models.shallow import (
+    GDTrajectory,
+    Params,
+    gradient_descent,
+    init_params_he,
+    make_data,
+)
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.studies import plateaus as study
 from trainingdynamics.studies.plateaus.analysis import (
@@ -33,6 +39,7 @@ from trainingdynamics.studies.plateaus.experiment import (
     main_experiment,
     sweep_experiments,
 )
+from trainingdynamics.studies.plateaus.regimes import regime_experiments, regime_map
 from trainingdynamics.studies.plateaus.stationary import linearised_gap, polish, polished_summary
 
 CLAIM_SOURCES = {
@@ -337,3 +344,24 @@ def test_linearised_gap_matches_linear_gd_on_a_quadratic():
         current = current - lr * hessian @ current
     predicted = linearised_gap(hessian, kick, lr, np.arange(50))
     np.testing.assert_allclose(predicted, delta, rtol=1e-12, atol=1e-15)
+
+
+def test_regime_map_runs_one_batch_per_setting_and_marks_divergence():
+    cfg = tiny_config(map_widths=(4,), map_points=(10, 200), map_seeds=2, map_steps=200, lr=0.05)
+    experiments = regime_experiments(cfg, 0)
+    assert set(experiments) == {(4, m, loss) for m in (10, 200) for loss in ("mean", "sum")}
+    # the sum with step η is the mean with step η·m: 0.05 · 200 = 10 diverges
+    assert experiments[4, 200, "sum"] is None and experiments[4, 200, "mean"] is not None
+    batch = experiments[4, 10, "mean"].trajectory.loss.shape[:-1]
+    assert batch == (len(cfg.map_scales) * len(cfg.map_inits) * cfg.map_seeds,)
+    table = regime_map(cfg, experiments)
+    assert len(table) == 4 * len(cfg.map_scales) * len(cfg.map_inits)
+    assert table.loc[table["diverged"], "points"].eq(200).all()
+    assert table.loc[~table["diverged"], "runs"].eq(cfg.map_seeds).all()
+
+
+def test_he_initialisation_puts_every_kink_at_zero():
+    p = init_params_he(np.random.default_rng(0), 1000, (), 0.5)
+    assert (
+        np.all(p.b == 0) and abs(np.var(p.w) - 2) < 0.2 and abs(np.var(p.c) * 1000 / 0.25 - 1) < 0.2
+    )

@@ -72,6 +72,19 @@ def init_params(
     return Params(c, w, b)
 
 
+def init_params_he(
+    rng: np.random.Generator, width: int, batch: tuple[int, ...] = (), output_scale: float = 1.0
+) -> Params:
+    """He initialisation: w_j ~ N(0, 2), b_j = 0, and c_j ~ N(0, output_scale²/width).
+
+    Every kink −b_j/w_j starts at 0.
+    """
+    shape = batch + (width,)
+    w = rng.standard_normal(shape) * np.sqrt(2.0)
+    c = rng.standard_normal(shape) * output_scale / np.sqrt(width)
+    return Params(c, w, np.zeros(shape))
+
+
 def forward(x: np.ndarray, p: Params) -> np.ndarray:
     """N(x_i) = Σ_j c_j max(w_j x_i + b_j, 0), dense O(nm), shape (..., m)."""
     hidden = np.maximum(p.w[..., None] * x + p.b[..., None], 0.0)

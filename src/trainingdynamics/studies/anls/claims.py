@@ -100,9 +100,9 @@ def _exit_claim(result: ANLSStudyResult) -> Claim:
     return at_least(
         "plateau_exit",
         f"From GD's iterate at the start of a plateau that ends in a drop, ANLS reaches the loss "
-        f"GD has at the end of that drop sooner: median over the {len(tested)} such runs whose "
-        "start pattern cannot reach that loss (its L_A lies above) of GD's wall-clock / ANLS's "
-        "(0 where ANLS never reaches it)",
+        f"GD has at the end of that drop sooner: median over the {len(tested)} such plateaus "
+        "whose start pattern cannot reach that loss (its L_A lies above) of GD's wall-clock / "
+        "ANLS's, both timed on that one network (0 where ANLS never reaches it)",
         speedup,
         EXIT_SPEEDUP,
         source="ours",

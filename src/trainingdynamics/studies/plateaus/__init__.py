@@ -9,7 +9,11 @@ equals the least-squares line of N. The chapter checks these facts exactly and m
 often activation patterns change on loss plateaus versus drops.
 """
 
-from trainingdynamics.studies.plateaus.analysis import lower_bound_excess, seed_statistics
+from trainingdynamics.studies.plateaus.analysis import (
+    MOTION_RATIO,
+    lower_bound_excess,
+    seed_statistics,
+)
 from trainingdynamics.studies.plateaus.chapter import (
     PlateausResult,
     all_convergence_rates,
@@ -17,13 +21,14 @@ from trainingdynamics.studies.plateaus.chapter import (
     c1_statistics,
     level_overview,
     numbers,
+    regime_overview,
     regime_runs,
     run,
     showcase,
     stationary_checks,
     sweep_table,
 )
-from trainingdynamics.studies.plateaus.claims import EXIT_RATIO, MOTION_RATIO, RATE_RATIO, claims
+from trainingdynamics.studies.plateaus.claims import EXIT_RATIO, RATE_RATIO, claims
 from trainingdynamics.studies.plateaus.experiment import (
     CLAIM,
     PAPER,
@@ -61,6 +66,7 @@ __all__ = [
     "plot_loss_and_level",
     "plot_loss_and_pattern",
     "plot_stationary_points",
+    "regime_overview",
     "regime_runs",
     "run",
     "seed_statistics",

@@ -28,6 +28,10 @@ from trainingdynamics.studies.plateaus.experiment import Experiment
 # above L_A" separates a plateau from its pattern's least-squares level
 PLATEAU_GAP = 0.02
 
+# `change_per_motion` and the regime map: ours, fixed before its first run (the paper states no
+# number): "twice as often" is the least we would call a pattern frozen on plateaus
+MOTION_RATIO = 2.0
+
 
 def run_view(
     experiment: Experiment, index: tuple[int, ...]

@@ -10,6 +10,7 @@ import pandas as pd
 from trainingdynamics.device import resolve_device
 from trainingdynamics.seeding import child_rng, seed_everything
 from trainingdynamics.studies.plateaus.analysis import (
+    MOTION_RATIO,
     PLATEAU_GAP,
     _autograd_discrepancy,
     _experiment_summary,
@@ -27,6 +28,7 @@ from trainingdynamics.studies.plateaus.experiment import (
     main_experiment,
     sweep_experiments,
 )
+from trainingdynamics.studies.plateaus.regimes import regime_experiments, regime_map
 from trainingdynamics.studies.plateaus.stationary import (
     Polished,
     _convergence_rates,
@@ -54,6 +56,7 @@ class PlateausResult:
     gradient_error: float
     polished: Polished
     polished_sweep: dict[tuple[int, float], Polished]  # every sweep setting polished likewise
+    regimes: pd.DataFrame  # the regime map: (C1)'s statistics per setting
 
 
 def run(cfg: Config, seed: int = 0, device: str = "cpu") -> PlateausResult:
@@ -71,7 +74,8 @@ def run(cfg: Config, seed: int = 0, device: str = "cpu") -> PlateausResult:
     paper = _paper_experiment(cfg, seed)
     sweep = sweep_experiments(cfg, seed)
     runs, plateaus = _experiment_summary(main, _main_labels(cfg))
-    paper_runs, paper_plateaus = _experiment_summary(paper, [{"target": "sin5pi", "seed": seed}])
+    paper_labels = [{"init": init, "seed": seed} for init in ("uniform", "he")]
+    paper_runs, paper_plateaus = _experiment_summary(paper, paper_labels)
     sweep_summaries = [
         _experiment_summary(e, _sweep_labels(cfg, w, s)) for (w, s), e in sweep.items()
     ]
@@ -86,11 +90,8 @@ def run(cfg: Config, seed: int = 0, device: str = "cpu") -> PlateausResult:
         for e in (main, *sweep.values())
         for index in np.ndindex(e.trajectory.loss.shape[:-1])
     ]
-    excess.append(
-        lower_bound_excess(
-            paper, (), every=max(1, len(paper.trajectory.steps) // PAPER_BOUND_CHECKS)
-        )[1]
-    )
+    every = max(1, len(paper.trajectory.steps) // PAPER_BOUND_CHECKS)
+    excess += [lower_bound_excess(paper, (k,), every=every)[1] for k in range(2)]
     return PlateausResult(
         cfg=cfg,
         main=main,
@@ -107,6 +108,7 @@ def run(cfg: Config, seed: int = 0, device: str = "cpu") -> PlateausResult:
         + non_interval_sets(paper)
         + sum(non_interval_sets(e) for e in sweep.values()),
         gradient_error=max(_autograd_discrepancy(main), _autograd_discrepancy(paper)),
+        regimes=regime_map(cfg, regime_experiments(cfg, seed)),
         polished=polish(main, cfg.polish_steps, cfg.records, child_rng(seed, "kick", "main")),
         polished_sweep={
             (w, s): polish(e, cfg.polish_steps, cfg.records, child_rng(seed, "kick", w, repr(s)))
@@ -304,4 +306,25 @@ def numbers(result: PlateausResult) -> dict[str, float]:
         "plateau-count": len(plateaus),
         "drop-plateaus": plateaus["ends in a drop"].sum(),
     }
+    for init, runs in result.paper_runs.groupby("init"):
+        values[f"paper-{init}-swept"] = runs["swept/decade on plateaus"].iloc[0]
+        values[f"paper-{init}-longest"] = runs["longest plateau (decades)"].iloc[0]
+        sweeps = result.paper_plateaus.loc[result.paper_plateaus["init"] == init, "max sweep"]
+        values[f"paper-{init}-max-sweep"] = sweeps.max() if len(sweeps) else np.nan
+    motion = result.regimes["median ratio per unit motion"]
+    values["map-settings"] = len(result.regimes)
+    values["map-measured"] = motion.notna().sum()
+    values["map-above"] = (motion >= MOTION_RATIO).sum()
+    values["map-diverged"] = result.regimes["diverged"].sum()
     return {key: float(value) for key, value in values.items()}
+
+
+def regime_overview(result: PlateausResult) -> pd.DataFrame:
+    """The regime map at a glance: median (C1) ratio per unit of motion per setting (rows: width,
+    points, loss; columns: output scale, initialisation); NaN without runs with both phases."""
+    return result.regimes.pivot_table(
+        index=["width", "points", "loss"],
+        columns=["output scale", "init"],
+        values="median ratio per unit motion",
+        dropna=False,
+    )

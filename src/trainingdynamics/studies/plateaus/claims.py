@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trainingdynamics.claims import Claim, at_least, at_most
-from trainingdynamics.studies.plateaus.analysis import PLATEAU_GAP
+from trainingdynamics.studies.plateaus.analysis import MOTION_RATIO, PLATEAU_GAP
 from trainingdynamics.studies.plateaus.chapter import (
     PlateausResult,
     all_convergence_rates,
@@ -31,9 +31,8 @@ RATE_MATCH = 0.01
 
 RATE_RATIO = 5.0  # `change_ratio`: ours, fixed before the first run (the paper states no number)
 
-# `change_per_motion`, `exit_test`: ours, fixed before their first run (the paper states no
-# number): "twice as often" is the least we would call a pattern frozen on plateaus
-MOTION_RATIO = 2.0
+# `exit_test`: ours, fixed before its first run (the paper states no number): "twice as often"
+# is the least we would call a pattern frozen on plateaus (as MOTION_RATIO)
 EXIT_RATIO = 2.0
 
 # `above_level`: ours, fixed before the first run: nine in ten plateaus that end in a drop
@@ -250,7 +249,7 @@ def claims(result: PlateausResult) -> list[Claim]:
         at_most(
             "lower_bound",
             "The loss never falls below its pattern's least-squares level, at every recorded "
-            f"step of the main and sweep runs (and {PAPER_BOUND_CHECKS} of the "
+            f"step of the main and sweep runs (and {PAPER_BOUND_CHECKS} of each "
             f"width-{cfg.paper_width} example): max of L_A(t) − L_t",
             result.lower_bound,
             LOWER_BOUND_TOLERANCE,

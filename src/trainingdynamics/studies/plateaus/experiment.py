@@ -15,6 +15,7 @@ from trainingdynamics.models.shallow import (
     Params,
     gradient_descent,
     init_params,
+    init_params_he,
     make_data,
 )
 from trainingdynamics.profiles import ParameterError, require_positive, resolve
@@ -60,6 +61,15 @@ class Config:
     c1_scale: float = 0.1
     # runs in the (C1) regime; if that regime is the main setting, its `seeds` main runs are used
     c1_seeds: int = 16
+    # the regime map (piecewise target): every width × points × loss normalisation, each one batch
+    # of output scales × initialisations × map_seeds networks
+    map_widths: tuple[int, ...] = (20,)
+    map_points: tuple[int, ...] = (20,)
+    map_scales: tuple[float, ...] = (0.1, 1.0)
+    map_inits: tuple[str, ...] = ("uniform", "he")
+    map_losses: tuple[str, ...] = ("mean", "sum")
+    map_seeds: int = 4
+    map_steps: int = 10_000
 
     def __post_init__(self) -> None:
         require_positive(
@@ -69,6 +79,15 @@ class Config:
             self, "polish_steps", "paper_width", "paper_points", "paper_lr", "paper_steps"
         )
         require_positive(self, "sweep_widths", "sweep_scales", "c1_width", "c1_scale", "c1_seeds")
+        require_positive(self, "map_widths", "map_points", "map_scales", "map_seeds", "map_steps")
+        for name, allowed in (("map_inits", ("uniform", "he")), ("map_losses", ("mean", "sum"))):
+            if not getattr(self, name) or set(getattr(self, name)) - set(allowed):
+                raise ParameterError(
+                    f"parameter {name} must be a non-empty list from {list(allowed)}, got "
+                    f"{getattr(self, name)!r}"
+                )
+        if min(self.map_points) < 3:
+            raise ParameterError("parameter map_points must be at least 3")
         unknown = sorted(set(self.targets) - set(TARGETS))
         if unknown or not self.targets:
             raise ParameterError(
@@ -90,6 +109,8 @@ PROFILES = {
         sweep_widths=(8, 20),
         sweep_scales=(0.1, 1.0),
         c1_seeds=20,
+        map_widths=(8, 20, 100),
+        map_points=(20, 50, 100),
     ),
 }
 
@@ -154,11 +175,12 @@ def main_experiment(cfg: Config, seed: int) -> Experiment:
 
 
 def _paper_experiment(cfg: Config, seed: int) -> Experiment:
-    """The reported example: sin(5πx), one network of ``paper_width`` (100) neurons,
-    ``paper_points`` points, step ``paper_lr`` (1e-3)."""
-    rng = child_rng(seed, "paper-init")
+    """The reported example: sin(5πx), ``paper_width`` (100) neurons, ``paper_points`` points,
+    step ``paper_lr`` (1e-3), output scale 1: batch (2,), the U(−1, 1) and the He initialisation."""
     x, y = make_data("sin5pi", cfg.paper_points)
-    start = init_params(rng, cfg.paper_width, (), 1.0)
+    uniform = init_params(child_rng(seed, "paper-init"), cfg.paper_width, (1,), 1.0)
+    he = init_params_he(child_rng(seed, "paper-init", "he"), cfg.paper_width, (1,), 1.0)
+    start = Params(*(np.concatenate([getattr(uniform, k), getattr(he, k)]) for k in "cwb"))
     return _train_batch(x, y, start, cfg.paper_lr, cfg.paper_steps, cfg.records)
 
 
