@@ -22,7 +22,7 @@ LOWER_BOUND_TOLERANCE = 1e-12
 # `stationary_sums`, `local_lines`: ours, set with the claims in the chapter's first version
 STATIONARY_TOLERANCE = 1e-6
 
-# `stationary_runs`: (C3) rests on at least ten stationary points (issue 14), not on one
+# `stationary_runs`: (C3) rests on at least ten stationary points, not on one run
 MIN_STATIONARY = 10
 
 # `local_rate`: ours, fixed before the first run of its present form: the terms the
