@@ -311,6 +311,9 @@ def numbers(result: PlateausResult) -> dict[str, float]:
         values[f"paper-{init}-longest"] = runs["longest plateau (decades)"].iloc[0]
         sweeps = result.paper_plateaus.loc[result.paper_plateaus["init"] == init, "max sweep"]
         values[f"paper-{init}-max-sweep"] = sweeps.max() if len(sweeps) else np.nan
+        gaps = result.paper_plateaus.loc[result.paper_plateaus["init"] == init, "gap"]
+        values[f"paper-{init}-gap"] = gaps.iloc[-1] if len(gaps) else np.nan
+    values["paper-drops"] = (result.paper_runs["drops"] > 0).sum()
     motion = result.regimes["median ratio per unit motion"]
     values["map-settings"] = len(result.regimes)
     values["map-measured"] = motion.notna().sum()
