@@ -121,8 +121,10 @@ def test_pattern_least_squares_is_zero_when_the_target_is_in_the_span():
 
 
 def test_pattern_least_squares_matches_scipy_and_bounds_gd_trained_networks():
-    # independent reference: scipy's least squares on the explicit feature matrix x·1_{A_j}, 1_{A_j};
-    # the states are those GD visits, and the network itself lies in its pattern's span, so L_t ≥ L_A(t)
+    # independent reference: scipy's least squares on the explicit feature matrix x·1_{A_j},
+    # 1_{A_j};
+    # the states are those GD visits, and the network itself lies in its pattern's span, so L_t ≥
+    # L_A(t)
     x = np.linspace(-1, 1, 30)
     y = np.abs(x) ** 0.5
     start = init_params(np.random.default_rng(4), 6, (), 1.0)

@@ -8,9 +8,25 @@ import torch
 
 from trainingdynamics.algorithms import anls as A
 from trainingdynamics.diagnostics.activation import active_mask
-from trainingdynamics.models.shallow import Params, forward, init_params, loss, make_data
+from trainingdynamics.models.shallow import (
+    Params,
+    ShallowNetworks,
+    forward,
+    init_params,
+    loss,
+    make_data,
+)
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.studies import anls as study
+from trainingdynamics.studies.anls.analysis import (
+    iterations_to_reach,
+    loss_mismatch,
+    pattern_mismatches,
+    worst_increase,
+)
+from trainingdynamics.studies.anls.exits import first_move, plateau_exits_of
+from trainingdynamics.studies.anls.experiment import adam
+from trainingdynamics.studies.anls.planes import plane_data
 
 
 def dense_design(x: np.ndarray, pattern: A.Pattern) -> np.ndarray:
@@ -86,7 +102,8 @@ def test_kink_bounds_are_exactly_the_realisable_kinks(seed):
     w = pattern.s.astype(float)
     for t in (low, high, 0.5 * (low + high)):
         assert np.array_equal(active_mask(x, w, -w * t), wanted)
-    # one float beyond a bound that is adjacent to a data point changes the pattern; the outer cuts do not
+    # one float beyond a bound that is adjacent to a data point changes the pattern; the outer cuts
+    # do not
     below = np.any(active_mask(x, w, -w * np.nextafter(low, -np.inf)) != wanted, axis=1)
     above = np.any(active_mask(x, w, -w * np.nextafter(high, np.inf)) != wanted, axis=1)
     np.testing.assert_array_equal(below, pattern.p > 0)
@@ -139,15 +156,15 @@ def test_anls_fits_abs_exactly_where_gd_cannot():
 def test_batched_adam_equals_separate_runs():
     x, y = make_data("abs", 20)
     start = init_params(np.random.default_rng(0), 4, (3,))
-    _, together, _ = study.adam(x, y, start, 1e-2, 50, 10, 0)
-    _, alone, _ = study.adam(x, y, start.map(lambda a: a[1:2]), 1e-2, 50, 10, 0)
+    _, together, _ = adam(x, y, start, 1e-2, 50, 10, 0)
+    _, alone, _ = adam(x, y, start.map(lambda a: a[1:2]), 1e-2, 50, 10, 0)
     np.testing.assert_allclose(together[1], alone[0], rtol=1e-12)
 
 
 def test_iterations_to_reach_and_speedup_table():
-    assert study.iterations_to_reach(np.array([1.0, 0.5, 0.1]), 0.5) == 1.0
-    assert study.iterations_to_reach(np.array([0.2, 0.1]), 0.3) == 1.0  # never below one iteration
-    assert study.iterations_to_reach(np.array([1.0, 0.5]), 0.1) == np.inf
+    assert iterations_to_reach(np.array([1.0, 0.5, 0.1]), 0.5) == 1.0
+    assert iterations_to_reach(np.array([0.2, 0.1]), 0.3) == 1.0  # never below one iteration
+    assert iterations_to_reach(np.array([1.0, 0.5]), 0.1) == np.inf
 
 
 def test_realised_pattern_and_loss_checks_catch_a_broken_run():
@@ -162,14 +179,16 @@ def test_realised_pattern_and_loss_checks_catch_a_broken_run():
         gd_check_steps=10,
     )
     result = study.run(cfg, seed=0)
-    assert study.pattern_mismatches(result) == 0 and study.loss_mismatch(result) < 1e-12
+    assert pattern_mismatches(result) == 0 and loss_mismatch(result) < 1e-12
     run = result.runs[0].anls[0]
     run.history.b[-1][0] += 0.5 * np.sign(
         run.history.w[-1][0]
     )  # shift one kink: pattern and loss no longer match
-    assert study.pattern_mismatches(result) == 1 and study.loss_mismatch(result) > 1e-12
-    run.losses[-1] = 2 * run.losses[0]
-    assert study.worst_increase(result) > 0
+    assert pattern_mismatches(result) == 1 and loss_mismatch(result) > 1e-12
+    # the forward pass, not the tracked loss, is what `monotone` checks
+    run.history.c[-1][:] *= 10
+    rise, compared = worst_increase(result, 1e-12)
+    assert rise > 1 and compared > 0
 
 
 def test_config_validation():
@@ -177,7 +196,9 @@ def test_config_validation():
     with pytest.raises(ParameterError):
         study.config("quick", targets=["cosine"])
     with pytest.raises(ParameterError):
-        study.config("quick", exact_widths=[2])
+        study.config("quick", exact_kinks=[1])
+    with pytest.raises(ParameterError):
+        study.config("quick", claimed_spare=[0, 3])
     with pytest.raises(ParameterError):
         study.config("quick", lr=0.0)
     with pytest.raises(ParameterError):
@@ -197,20 +218,18 @@ def test_claims_on_a_tiny_run():
     )
     result = study.run(cfg, seed=0)
     claims = {c.name: c for c in study.claims(result)}
-    assert list(claims) == [
-        "monotone",
-        "pattern_realised",
-        "loss_realised",
-        "exact_fits",
-        "gd_stuck",
-    ]  # the speed-up is shown, not claimed
     assert {name: c.source for name, c in claims.items()} == {
         "monotone": "exact",
         "pattern_realised": "exact",
         "loss_realised": "exact",
         "exact_fits": "ours",
+        "minimal_width_fits": "ours",
         "gd_stuck": "ours",
+        "plateau_exit": "ours",
     }
+    table = study.exact_table(result.exact, cfg)
+    assert table["spare neurons"].tolist() == [0, 1, 2, 0, 1, 2]
+    assert table["width"].tolist() == [2, 3, 4, 4, 5, 6]
     for name in ("monotone", "pattern_realised", "loss_realised"):
         assert claims[name].passed and claims[name].verdict == "exact", claims[name]
     table = study.speedup_table(result.runs)
@@ -229,7 +248,7 @@ def random_planes(seed: int, width: int) -> A.Planes:
 
 
 def test_plane_pattern_fit_recovers_a_network_with_that_pattern():
-    X, _ = study.plane_data(10)
+    X, _ = plane_data(10)
     truth = random_planes(0, 4)
     y = A.plane_forward(X, truth)
     mask = A.plane_mask(X, truth.w, truth.b)
@@ -245,7 +264,7 @@ def test_plane_pattern_fit_recovers_a_network_with_that_pattern():
 
 
 def test_plane_moves_translate_flip_and_jump():
-    X, y = study.plane_data(8)
+    X, y = plane_data(8)
     p = random_planes(1, 3)
     norm = np.linalg.norm(p.w, axis=1)
     p = A.Planes(p.c, p.w / norm[:, None], p.b / norm)
@@ -266,7 +285,7 @@ def test_plane_moves_translate_flip_and_jump():
 
 
 def test_anls_planes_is_monotone_attained_and_fits_exactly():
-    X, y = study.plane_data(12)
+    X, y = plane_data(12)
     result = A.anls_planes(X, y, random_planes(2, 8), iterations=100)
     assert np.all(np.diff(result.losses) < 0)
     for network, tracked in zip(result.networks, result.losses, strict=True):
@@ -275,15 +294,30 @@ def test_anls_planes_is_monotone_attained_and_fits_exactly():
 
 
 def test_torch_networks_match_numpy_forward():
-    X, _ = study.plane_data(6)
+    X, _ = plane_data(6)
     p = random_planes(3, 5)
-    model = study.ShallowNetworks(p.c[None], p.w[None], p.b[None])
+    model = ShallowNetworks(p.c[None], p.w[None], p.b[None])
     np.testing.assert_allclose(
         model(torch.tensor(X)).detach().numpy()[0], A.plane_forward(X, p), rtol=1e-14, atol=1e-14
     )
     x, _ = make_data("abs", 9)
     q = init_params(np.random.default_rng(0), 4)
-    one_d = study.ShallowNetworks(q.c[None], q.w[None, :, None], q.b[None])
+    one_d = ShallowNetworks(q.c[None], q.w[None, :, None], q.b[None])
     np.testing.assert_allclose(
         one_d(torch.tensor(x[:, None])).detach().numpy()[0], forward(x, q), rtol=1e-14, atol=1e-14
     )
+
+
+def test_first_move_and_plateau_exits_on_hand_built_runs():
+    x, y = make_data("piecewise", 20)
+    run = A.anls(x, y, 4, iterations=5, seed=1)
+    move = first_move(run)
+    assert 1 <= move <= len(run.losses)
+    assert np.all(run.s[:move] == run.s[0]) and np.all(run.p[:move] == run.p[0])
+    steps = np.unique(np.round(np.logspace(0, 4, 81)).astype(int))
+    t = np.log10(steps)
+    # fall, a plateau over 1.5–3 decades, a drop, then flat again
+    loss = np.where(t < 1, 1 - 0.5 * t, np.where(t < 3, 0.5, 0.5 * 10 ** (-2 * (t - 3))))
+    [(first, level)] = plateau_exits_of(steps, loss)
+    assert 10 <= steps[first] <= 40 and level < 0.5 * 1e-1
+    assert plateau_exits_of(steps, np.full(len(steps), 0.5)) == []

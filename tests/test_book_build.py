@@ -21,11 +21,16 @@ pytestmark = pytest.mark.slow
 QUICK_VERDICTS = {
     "quickstart": {"min_norm_error": "exact", "interpolation": "exact", "rate_bound": "exact", "rate_tightness": "holds"},
     "plateaus": {
-        "prefix_suffix": "exact", "autograd": "exact", "lower_bound": "exact", "stationary_runs": "holds",
-        "stationary_sums": "reproduced", "local_lines": "reproduced", "change_ratio": "reproduced",
-        "kept_plateaus": "holds", "plateau_level": "not supported",
+        "prefix_suffix": "exact", "autograd": "exact", "lower_bound": "exact",
+        "stationary_runs": "holds", "stationary_sums": "reproduced", "local_lines": "reproduced",
+        "local_rate": "holds", "change_ratio": "reproduced", "change_per_motion": "not reproduced",
+        "exit_test": "not reproduced", "above_level": "holds",
     },
-    "anls": {"monotone": "exact", "pattern_realised": "exact", "loss_realised": "exact", "exact_fits": "holds", "gd_stuck": "holds"},
+    "anls": {
+        "monotone": "exact", "pattern_realised": "exact", "loss_realised": "exact",
+        "exact_fits": "holds", "minimal_width_fits": "not supported", "gd_stuck": "holds",
+        "plateau_exit": "holds",
+    },
     "simplex": {
         "monotone": "exact", "vertex_zeros": "exact", "critical_offset": "exact", "normal_condition": "holds",
         "lad_gap": "exact", "edge_slopes": "exact", "tracked_loss": "exact", "certified_deep_runs": "holds",

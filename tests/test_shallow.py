@@ -6,13 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from trainingdynamics.diagnostics.activation import activation_counts, active_intervals
+from trainingdynamics.diagnostics.activation import (
+    activation_counts,
+    active_intervals,
+    pattern_least_squares,
+)
 from trainingdynamics.models.shallow import (
     TARGETS,
+    GDTrajectory,
     Params,
     autograd_gradients,
     fixed_pattern_hessian,
+    fixed_pattern_jacobian,
     forward,
+    gauss_newton_fixed_pattern,
     gradient_descent,
     gradients,
     gradients_fast,
@@ -154,7 +161,8 @@ def test_gradient_descent_raises_on_divergence_and_names_the_step():
     broken.c[1, 3] = np.nan
     with pytest.raises(DivergenceError, match=r"at step 0: loss nan of network \(1,\)"):
         gradient_descent(x, y, broken, 1e-2, 5, np.array([0]))
-    # the chapter's step size trains without tripping the check, and the check can be relaxed to NaN/inf only
+    # the chapter's step size trains without tripping the check, and the check can be relaxed to
+    # NaN/inf only
     assert np.all(
         gradient_descent(x, y, start, 1e-2, 500, np.array([500])).loss[..., -1] < loss(x, y, start)
     )
@@ -192,3 +200,43 @@ def test_targets_are_the_documented_functions():
     assert (
         torch.get_default_dtype() == torch.float32
     )  # the model does not change torch's global state
+
+
+def test_fixed_pattern_jacobian_matches_finite_differences():
+    x, y = make_data("piecewise", 15)
+    p = network(4, 5)
+    lo, hi = active_intervals(x, p.w, p.b)
+    theta = np.concatenate([p.c, p.w, p.b])
+
+    def residual(t: np.ndarray) -> np.ndarray:
+        return residual_fast(x, y, Params(t[:5], t[5:10], t[10:]), lo, hi)
+
+    step = 1e-6
+    columns = [
+        (residual(theta + step * e) - residual(theta - step * e)) / (2 * step) for e in np.eye(15)
+    ]
+    np.testing.assert_allclose(
+        fixed_pattern_jacobian(x, p, lo, hi), np.stack(columns, 1), atol=1e-8
+    )
+
+
+def test_gauss_newton_reaches_the_pattern_least_squares_level():
+    x, y = make_data("piecewise", 30)
+    p = network(5, 4)
+    lo, hi = active_intervals(x, p.w, p.b)
+    done = gauss_newton_fixed_pattern(x, y, p, lo, hi, iterations=30)
+    level = pattern_least_squares(x, y, p.w, p.b)
+    reached = 0.5 * np.mean(residual_fast(x, y, done, lo, hi) ** 2)
+    assert abs(reached - level) <= 1e-12 * level and level > 1e-4
+
+
+def test_trajectory_select_and_where_pick_and_replace_networks():
+    x, y = make_data("abs", 10)
+    t = gradient_descent(x, y, network(6, 3, (4,)), 0.01, 5, np.array([0, 5]))
+    picked = t.select(np.array([False, True, False, True]))
+    assert picked.loss.shape == (2, 2) and picked.params.w.shape == (2, 2, 3)
+    np.testing.assert_array_equal(picked.final.c, t.final.c[[1, 3]])
+    swapped = t.where(np.array([True, False, False, True]), t.select(np.array([1, 2])))
+    np.testing.assert_array_equal(swapped.counts[[0, 3]], t.counts[[1, 2]])
+    np.testing.assert_array_equal(swapped.params.b[1:3], t.params.b[1:3])
+    assert isinstance(swapped, GDTrajectory) and t.select(2).loss.shape == (2,)

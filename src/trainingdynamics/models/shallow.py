@@ -2,7 +2,8 @@
 
 Loss L = (1/2m) Σ_i r_i², r_i = N(x_i) − y_i. With A_j = {i : w_j x_i + b_j > 0},
 
-    ∂L/∂c_j = (1/m) Σ_{A_j} r_i (w_j x_i + b_j),  ∂L/∂w_j = (c_j/m) Σ_{A_j} r_i x_i,  ∂L/∂b_j = (c_j/m) Σ_{A_j} r_i.
+    ∂L/∂c_j = (1/m) Σ_{A_j} r_i (w_j x_i + b_j),  ∂L/∂w_j = (c_j/m) Σ_{A_j} r_i x_i,  ∂L/∂b_j =
+    (c_j/m) Σ_{A_j} r_i.
 
 Parameters may carry leading batch axes (..., n): one call trains a batch of independent networks
 on the same data (seeds side by side). The GD runner uses the interval form of
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from trainingdynamics.diagnostics.activation import (
     active_intervals,
@@ -70,6 +72,19 @@ def init_params(
     return Params(c, w, b)
 
 
+def init_params_he(
+    rng: np.random.Generator, width: int, batch: tuple[int, ...] = (), output_scale: float = 1.0
+) -> Params:
+    """He initialisation: w_j ~ N(0, 2), b_j = 0, and c_j ~ N(0, output_scale²/width).
+
+    Every kink −b_j/w_j starts at 0.
+    """
+    shape = batch + (width,)
+    w = rng.standard_normal(shape) * np.sqrt(2.0)
+    c = rng.standard_normal(shape) * output_scale / np.sqrt(width)
+    return Params(c, w, np.zeros(shape))
+
+
 def forward(x: np.ndarray, p: Params) -> np.ndarray:
     """N(x_i) = Σ_j c_j max(w_j x_i + b_j, 0), dense O(nm), shape (..., m)."""
     hidden = np.maximum(p.w[..., None] * x + p.b[..., None], 0.0)
@@ -110,7 +125,7 @@ def gradients_fast(
 
 
 @dataclass
-class Trajectory:
+class GDTrajectory:
     """A GD run recorded at ``steps``: arrays have shape (..., K) or (..., K, n), K = len(steps)."""
 
     steps: np.ndarray
@@ -127,6 +142,46 @@ class Trajectory:
         """The parameters at recorded step ``steps[index]``."""
         return self.params.map(lambda a: a[..., index, :])
 
+    def map(self, f: Callable[[np.ndarray], np.ndarray]) -> GDTrajectory:
+        """Apply ``f`` to every per-network array (all but ``steps``)."""
+        return GDTrajectory(
+            self.steps,
+            f(self.loss),
+            f(self.grad_norm),
+            f(self.changes),
+            f(self.counts),
+            self.params.map(f),
+            self.final.map(f),
+        )
+
+    def select(self, index: tuple[int, ...] | int | np.ndarray) -> GDTrajectory:
+        """The networks at batch ``index``: an index tuple, an integer or a boolean batch mask."""
+        return self.map(lambda a: a[index])
+
+    def where(self, mask: np.ndarray, other: GDTrajectory) -> GDTrajectory:
+        """A copy with the networks where ``mask`` (batch shape) is True taken from ``other``.
+
+        ``other`` holds ``mask.sum()`` networks in a flat batch, recorded on the same steps.
+        """
+
+        def put(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = a.copy()
+            out[mask] = b
+            return out
+
+        def put_params(a: Params, b: Params) -> Params:
+            return Params(put(a.c, b.c), put(a.w, b.w), put(a.b, b.b))
+
+        return GDTrajectory(
+            self.steps,
+            put(self.loss, other.loss),
+            put(self.grad_norm, other.grad_norm),
+            put(self.changes, other.changes),
+            put(self.counts, other.counts),
+            put_params(self.params, other.params),
+            put_params(self.final, other.final),
+        )
+
 
 def gradient_descent(
     x: np.ndarray,
@@ -138,8 +193,9 @@ def gradient_descent(
     *,
     freeze_pattern: bool = False,
     divergence_factor: float | None = DIVERGENCE_FACTOR,
-) -> Trajectory:
-    """Full-batch GD θ ← θ − η∇L(θ) for ``steps`` steps, recording at ``record_steps`` (⊆ [0, steps]).
+) -> GDTrajectory:
+    """Full-batch GD θ ← θ − η∇L(θ) for ``steps`` steps, recording at ``record_steps`` (⊆ [0,
+    steps]).
 
     ``lr`` is a number or an array broadcasting against (..., 1) (one step size per network).
     x must be strictly increasing. Each step finds the active intervals (O(n log m)), the residual
@@ -148,9 +204,12 @@ def gradient_descent(
     (1/2m) Σ_i (Σ_j c_j (w_j x_i + b_j)·1[i ∈ A_j] − y_i)².
 
     Divergence: the loss of every network is checked at every step; a NaN/inf loss, or one above
-    ``divergence_factor`` × max(L_0, (1/2m) Σ_i y_i²) (its initial loss, or that of the zero network if
-    larger), raises :class:`~trainingdynamics.training.DivergenceError` naming the step and the network.
-    A stable step size decreases L (up to small oscillations), so a tenfold rise means η is too large;
+    ``divergence_factor`` × max(L_0, (1/2m) Σ_i y_i²) (its initial loss, or that of the zero network
+    if
+    larger), raises :class:`~trainingdynamics.training.DivergenceError` naming the step and the
+    network.
+    A stable step size decreases L (up to small oscillations), so a tenfold rise means η is too
+    large;
     ``divergence_factor=None`` checks only for NaN/inf.
     """
     require_sorted(x)
@@ -180,8 +239,9 @@ def gradient_descent(
         if not np.all(healthy):
             bad = np.unravel_index(np.argmin(healthy), np.shape(value))
             raise DivergenceError(
-                f"gradient descent diverged at step {step}: loss {np.asarray(value)[bad]:.3g} of network {tuple(map(int, bad))} "
-                f"(non-finite or above {divergence_factor}× max(initial loss, zero-network loss)); lower the step size"
+                f"gradient descent diverged at step {step}: loss {np.asarray(value)[bad]:.3g} "
+                f"of network {tuple(map(int, bad))} (non-finite or above {divergence_factor}× "
+                "max(initial loss, zero-network loss)); lower the step size"
             )
         if step in wanted:
             rows.append((value, grad.norm(), changes.copy(), hi - lo, c.copy(), w.copy(), b.copy()))
@@ -190,13 +250,14 @@ def gradient_descent(
     columns = list(zip(*rows, strict=True))
     loss_, grad_norm, changes_ = (np.stack(column, axis=-1) for column in columns[:3])
     counts, cs, ws, bs = (np.stack(column, axis=-2) for column in columns[3:])
-    return Trajectory(
+    return GDTrajectory(
         record_steps, loss_, grad_norm, changes_, counts, Params(cs, ws, bs), Params(c, w, b)
     )
 
 
 def autograd_gradients(x: np.ndarray, y: np.ndarray, p: Params) -> Params:
-    """∇L by torch autograd in float64 (relu'(0) = 0, the strict convention), the reference for tests."""
+    """∇L by torch autograd in float64 (relu'(0) = 0, the strict convention), the reference for
+    tests."""
     c, w, b = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (p.c, p.w, p.b))
     xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
     hidden = torch.relu(w[..., None] * xt + b[..., None])
@@ -206,7 +267,8 @@ def autograd_gradients(x: np.ndarray, y: np.ndarray, p: Params) -> Params:
 
 
 def fixed_pattern_hessian(x: np.ndarray, y: np.ndarray, p: Params) -> np.ndarray:
-    """Hessian in θ = (c, w, b) of (1/2m) Σ_i (Σ_j c_j (w_j x_i + b_j)·1[i ∈ A_j] − y_i)², A_j frozen at p."""
+    """Hessian in θ = (c, w, b) of (1/2m) Σ_i (Σ_j c_j (w_j x_i + b_j)·1[i ∈ A_j] − y_i)², A_j
+    frozen at p."""
     mask = torch.tensor(active_mask(x, p.w, p.b), dtype=torch.float64)
     xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
     n = len(p.c)
@@ -218,3 +280,48 @@ def fixed_pattern_hessian(x: np.ndarray, y: np.ndarray, p: Params) -> np.ndarray
 
     theta = torch.as_tensor(np.concatenate([p.c, p.w, p.b]), dtype=torch.float64)
     return torch.autograd.functional.hessian(fixed_loss, theta).numpy()
+
+
+class ShallowNetworks(nn.Module):
+    """A batch of shallow ReLU networks N_k(x) = Σ_j c_kj σ(w_kj·x + b_kj) on R^d in float64,
+    outputs (batch, m)."""
+
+    def __init__(self, c: np.ndarray, w: np.ndarray, b: np.ndarray) -> None:
+        super().__init__()
+        self.c, self.w, self.b = (
+            nn.Parameter(torch.tensor(a, dtype=torch.float64)) for a in (c, w, b)
+        )
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """σ(w·x + b) contracted with c for every network of the batch; X (..., m, d) gives (...,
+        batch, m)."""
+        hidden = torch.relu(torch.einsum("knd,...md->...knm", self.w, X) + self.b[..., None])
+        return torch.einsum("kn,...knm->...km", self.c, hidden)
+
+
+def fixed_pattern_jacobian(x: np.ndarray, p: Params, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """∂r_i/∂θ of one network, θ = (c, w, b), with the active sets frozen at [lo, hi): (m, 3n).
+
+    Columns (w_j x_i + b_j)·1[i ∈ A_j], c_j x_i·1[i ∈ A_j] and c_j·1[i ∈ A_j].
+    """
+    index = np.arange(len(x))
+    inside = (index >= lo[:, None]) & (index < hi[:, None])
+    z = (p.w[:, None] * x + p.b[:, None]) * inside
+    return np.concatenate([z, p.c[:, None] * x * inside, p.c[:, None] * inside], axis=0).T
+
+
+def gauss_newton_fixed_pattern(
+    x: np.ndarray, y: np.ndarray, p: Params, lo: np.ndarray, hi: np.ndarray, iterations: int
+) -> Params:
+    """Gauss–Newton on the fixed-pattern loss of one network: θ ← θ − J⁺ r (minimum-norm steps).
+
+    The rescalings c_j → c_j/s, (w_j, b_j) → s(w_j, b_j) make J rank-deficient; the minimum-norm
+    step ignores them. Near a minimiser the steps converge fast, where GD is slowed by the
+    smallest non-zero curvature.
+    """
+    n = len(p.c)
+    for _ in range(iterations):
+        residual = residual_fast(x, y, p, lo, hi)
+        step = np.linalg.lstsq(fixed_pattern_jacobian(x, p, lo, hi), residual, rcond=None)[0]
+        p = Params(p.c - step[:n], p.w - step[n : 2 * n], p.b - step[2 * n :])
+    return p
