@@ -36,7 +36,7 @@ def plot_planes(experiment: PlaneExperiment):
         lw=2,
         label="GD, median",
     )
-    curves.legend(fontsize=8)
+    curves.legend()
     label(curves, "iteration / step + 1", "training loss L", "|x₁| + |x₂| on a 2-D grid")
     network = experiment.anls[0].networks[-1]
     X = experiment.X
@@ -122,5 +122,5 @@ def plot_fits(runs: list[Runs], seed_index: int = 0):
         ax.plot(fine, forward(fine, gd_final), color=colors(3)[1], label="GD")
         ax.plot(fine, forward(fine, a.params), color=colors(3)[0], label="ANLS (ours)")
         label(ax, "input x", "output N(x)", r.target)
-    np.atleast_1d(axes)[0].legend(fontsize=8)
+    np.atleast_1d(axes)[0].legend()
     return fig

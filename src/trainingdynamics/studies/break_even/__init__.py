@@ -24,12 +24,13 @@ from trainingdynamics.studies.break_even.config import CLAIM, PAPER, PROFILES, T
 from trainingdynamics.studies.break_even.experiment import run
 from trainingdynamics.studies.break_even.figures import (
     plot_edge_of_stability,
+    plot_hessian_density,
     plot_peaks,
     plot_trajectories,
 )
 
 __all__ = [
     "CLAIM", "PAPER", "PROFILES", "TITLE", "Config", "claims", "config", "measurement_cost",
-    "measurement_share", "numbers", "plot_edge_of_stability", "plot_peaks", "plot_trajectories",
-    "probe_cost_in_steps", "run", "summary_table",
+    "measurement_share", "numbers", "plot_edge_of_stability", "plot_hessian_density",
+    "plot_peaks", "plot_trajectories", "probe_cost_in_steps", "run", "summary_table",
 ]  # fmt: skip

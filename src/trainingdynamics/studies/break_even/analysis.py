@@ -198,7 +198,7 @@ def _settings(cfg: Config) -> dict[str, float]:
     fields = (
         "n_train", "batch_size", "init_scale", "bn_gamma", "after_break_even", "max_measurements",
         "hessian_examples", "covariance_examples", "tol", "trace_probes", "minibatch_count",
-        "eos_examples", "condition_k",
+        "eos_examples", "condition_k", "density_probes", "density_steps",
     )  # fmt: skip
     return {
         **{name: getattr(cfg, name) for name in fields},

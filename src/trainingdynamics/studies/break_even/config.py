@@ -74,6 +74,8 @@ class Config:
     eos_width: int = 64
     eos_steps: int = 1500
     eos_every: int = 10
+    density_probes: int = 5  # SLQ of H at the start and end of the smallest and largest η's runs
+    density_steps: int = 20
 
     def __post_init__(self) -> None:
         require_positive(
@@ -82,7 +84,7 @@ class Config:
             "bn_measure_every", "after_break_even", "max_measurements", "trace_probes",
             "minibatch_count", "bn_gamma", "hessian_examples", "covariance_examples", "condition_k",
             "tol", "seeds", "eos_learning_rates", "eos_examples", "eos_width", "eos_steps",
-            "eos_every",
+            "eos_every", "density_probes", "density_steps",
         )  # fmt: skip
         require_in_range(self, "target_accuracy", 0.1, 1.0)
         require_in_range(self, "tol", 1e-12, 0.1)

@@ -95,6 +95,7 @@ def _run_grids(
         + [(cfg.batch_lr, b, False) for b in cfg.batch_sizes]
         + [(lr, cfg.batch_size, True) for lr in cfg.bn_learning_rates]
     )
+    extremes = (min(cfg.learning_rates), max(cfg.learning_rates))
     runs = {}
     for replicate in range(cfg.seeds):
         for lr, b, bn in dict.fromkeys(wanted):
@@ -107,6 +108,7 @@ def _run_grids(
                 batch_norm=bn,
                 seed=seed,
                 replicate=replicate,
+                density=replicate == 0 and not bn and b == cfg.batch_size and lr in extremes,
             )
     return runs
 

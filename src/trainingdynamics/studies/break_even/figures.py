@@ -140,3 +140,28 @@ def plot_edge_of_stability(result: BreakEvenResult) -> Figure:
     )
     axes[0].legend()
     return fig
+
+
+def plot_hessian_density(result: BreakEvenResult) -> Figure:
+    """The Hessian's spectral density (SLQ) at initialisation and at the end of the smallest and
+    largest learning rates' runs, on one grid; dashed: 2/η.
+    """
+    runs = [t for t in result.runs.values() if t.densities]
+    densities = [d for t in runs for d in t.densities.values()]
+    lo = min(float(d.nodes.min()) for d in densities)
+    hi = max(float(d.nodes.max()) for d in densities)
+    sigma = 0.01 * (hi - lo)
+    grid = np.linspace(lo - 5 * sigma, hi + 5 * sigma, 512)
+    fig, axes = plotting.figure(len(runs), width=4.6, height=3.4, squeeze=False)
+    for ax, t in zip(axes[0], runs, strict=True):
+        for (stage, density), color in zip(t.densities.items(), plotting.colors(2), strict=True):
+            when = "initialisation" if stage == "start" else f"step {t.steps[-1]:,}"
+            ax.semilogy(
+                grid, np.maximum(density.density(grid, sigma), 1e-8), color=color, label=when
+            )
+        ax.axvline(2 / t.lr, color="0.4", ls="--", lw=1, label=r"$2/\eta$")
+        reached = "break-even reached" if t.break_even is not None else "break-even not reached"
+        plotting.label(ax, r"eigenvalue $\lambda$ of $H$", "density", f"η = {t.lr:g} ({reached})")
+        ax.set_ylim(bottom=1e-6)
+        ax.legend()
+    return fig

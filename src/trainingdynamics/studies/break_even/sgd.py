@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from trainingdynamics.data import Dataset
 from trainingdynamics.diagnostics import minibatch, spectra, stability
+from trainingdynamics.diagnostics.density import SpectralDensity
 from trainingdynamics.seeding import child_seed
 from trainingdynamics.studies.break_even.config import Config
 from trainingdynamics.studies.break_even.problem import make_cnn, squared_loss
@@ -53,6 +54,8 @@ class SGDRun:
     n_hvp: np.ndarray
     train_seconds: float
     measure_seconds: float
+    # SLQ densities of H at the first and the last measurement ("start", "end"), where requested
+    densities: dict[str, SpectralDensity] = field(default_factory=dict)
 
     @property
     def reached_at(self) -> int | None:
@@ -113,7 +116,7 @@ class _SpectraProbe:
 
     def __init__(
         self, cfg: Config, data: Dataset, targets: torch.Tensor, *, lr: float, batch_size: int,
-        seed: int,
+        seed: int, period: int, density: bool = False,
     ) -> None:  # fmt: skip
         self.cfg, self.data, self.targets, self.seed = cfg, data, targets, seed
         self.lr, self.batch_size = lr, batch_size
@@ -123,6 +126,8 @@ class _SpectraProbe:
         self.seconds = 0.0
         self.reached = False
         self.count, self.break_even = 0, None
+        self.period, self.wants_density = period, density
+        self.densities: dict[str, SpectralDensity] = {}
 
     def __call__(self, state: Step) -> bool:
         began = time.perf_counter()
@@ -136,12 +141,25 @@ class _SpectraProbe:
         if self.break_even is None and lhs >= 1 and self.lr * values["hessian_top"] >= 1:
             self.break_even = self.count
         self.reached |= values["accuracy"] >= self.cfg.target_accuracy
-        self.seconds += time.perf_counter() - began
         past = (
             self.break_even is not None
             and self.count - self.break_even >= self.cfg.after_break_even
         )
-        return self.reached and (past or self.count >= self.cfg.max_measurements)
+        stop = self.reached and (past or self.count >= self.cfg.max_measurements)
+        last = stop or state.step + self.period > self.cfg.max_steps
+        if self.wants_density and (self.count == 1 or last):
+            self.densities["start" if self.count == 1 else "end"] = self.density(state.model)
+        self.seconds += time.perf_counter() - began
+        return stop
+
+    def density(self, model: torch.nn.Module) -> SpectralDensity:
+        """The SLQ density of H on the Hessian probe's examples, in eval mode."""
+        h = self.cfg.hessian_examples
+        return spectra.spectral_density(
+            model, squared_loss, self.data.X[:h], self.targets[:h], matrix="hessian",
+            steps=self.cfg.density_steps, probes=self.cfg.density_probes,
+            seed=child_seed(self.seed, "density"), mode="eval",
+        )  # fmt: skip
 
     def measure(self, state: Step) -> dict[str, float]:
         """Accuracy, λ_H^1 with s² along its eigenvector, Tr H, K's spectrum (and mini-batch K)."""
@@ -206,6 +224,7 @@ def sgd_trajectory(
     batch_norm: bool,
     seed: int,
     replicate: int = 0,
+    density: bool = False,
 ) -> SGDRun:
     """SGD from the initialisation, measured every ⌈measure_every/η⌉ steps (equal spacing in η·t;
     ``bn_measure_every`` with BatchNorm).
@@ -215,6 +234,7 @@ def sgd_trajectory(
     probes and the mini-batch estimate of K.
     """
     model = make_cnn(cfg, batch_norm=batch_norm, seed=seed, replicate=replicate).to(data.X.device)
+    spacing = cfg.bn_measure_every if batch_norm else cfg.measure_every
     probe = _SpectraProbe(
         cfg,
         data,
@@ -222,8 +242,9 @@ def sgd_trajectory(
         lr=lr,
         batch_size=batch_size,
         seed=child_seed(seed, "lanczos", replicate),
+        period=math.ceil(spacing / lr),
+        density=density,
     )
-    spacing = cfg.bn_measure_every if batch_norm else cfg.measure_every
     began = time.perf_counter()
     history = train(
         model,
@@ -233,7 +254,7 @@ def sgd_trajectory(
         optimizer=torch.optim.SGD(model.parameters(), lr=lr),
         steps=cfg.max_steps,
         batch_size=batch_size,
-        callbacks=[every(math.ceil(spacing / lr), probe)],
+        callbacks=[every(probe.period, probe)],
         seed=child_seed(seed, "batches", replicate),
         desc=f"SGD η={lr:g} B={batch_size}" + (" BN" if batch_norm else ""),
     )
@@ -244,4 +265,5 @@ def sgd_trajectory(
         steps=history.steps("accuracy"), accuracy=history.values("accuracy"),
         **{name: history.values(name) for name in _SERIES},
         train_seconds=elapsed - probe.seconds, measure_seconds=probe.seconds,
+        densities=probe.densities,
     )  # fmt: skip

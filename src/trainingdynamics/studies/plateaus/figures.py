@@ -53,7 +53,7 @@ def plot_all_convergence(result: PlateausResult):
         prefix = name.split(" (")[0] + ": "
         curves += _plot_convergence(polished, summary, ax, prefix=prefix, offset=curves)
     if curves:
-        ax.legend(fontsize=7)
+        ax.legend()
     return fig
 
 
@@ -101,7 +101,7 @@ def _plot_local_lines(x: np.ndarray, y: np.ndarray, p: Params, ax, count: int = 
         xs, line_y, line_n = _neuron_lines(x, y, network, lo[j], hi[j])
         ax.plot(xs, line_y, color=colour, lw=3, alpha=0.5, label=f"LS line of y on A_{j}")
         ax.plot(xs, line_n, color=colour, lw=1, ls="--", label=f"LS line of N on A_{j}")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(ncol=2)
 
 
 def plot_loss_and_level(result: PlateausResult, index: tuple[int, ...]):
