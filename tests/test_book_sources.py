@@ -127,3 +127,36 @@ def test_environment_yml_mirrors_pyproject() -> None:
             listed.add(dependency_name(item))
     missing = [d for d in map(dependency_name, wanted) if CONDA_NAMES.get(d, d) not in listed]
     assert not missing, f"environment.yml lacks {missing}"
+
+
+MAX_CELL_LINES = (
+    16  # "about 15" lines of code per notebook cell: figures and tables live in studies
+)
+MAX_MODULE_LINES = 400  # a study module larger than this becomes a package of smaller ones
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_NAMES)
+def test_notebook_cells_are_short(chapter: str) -> None:
+    nb = nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            lines = [line for line in cell.source.splitlines() if line.strip()]
+            assert len(lines) <= MAX_CELL_LINES, f"{chapter} cell {index}: {len(lines)} lines"
+
+
+def test_study_modules_are_small() -> None:
+    studies = REPO / "src" / "trainingdynamics" / "studies"
+    sizes = {p.relative_to(studies): len(p.read_text().splitlines()) for p in studies.rglob("*.py")}
+    assert not {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES}
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_NAMES)
+def test_every_chapter_page_is_a_lecture(chapter: str) -> None:
+    """An overview, the re-run box, code shown from the package, and exercises with solutions."""
+    nb = nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "**Overview" in nb.cells[0].source
+    assert f'rerun_box("{chapter}", cfg, profile)' in code
+    assert "```{literalinclude} ../src/trainingdynamics/" in text
+    assert text.count(":::{exercise}") >= 2 and ":::{solution-start}" in text
