@@ -1,4 +1,5 @@
-"""Active Neuron Least Squares for the shallow 1-D ReLU network: our implementation of the published idea.
+"""Active Neuron Least Squares for the shallow 1-D ReLU network: our implementation of the published
+idea.
 
 Ainsworth & Shin (2021, 2022) train N(x) = Σ_j c_j σ(w_j x + b_j) by solving least squares
 within an activation pattern and adjusting the pattern explicitly at every step. Their algorithm
@@ -45,7 +46,8 @@ STEPS = (-2, -1, 1, 2)  # kink moves across data points tried for every neuron
 
 @dataclass(frozen=True)
 class Pattern:
-    """Per-neuron orientation s_j = ±1 and split p_j: active on [p_j, m) if s_j > 0, on [0, p_j) if s_j < 0."""
+    """Per-neuron orientation s_j = ±1 and split p_j: active on [p_j, m) if s_j > 0, on [0, p_j) if
+    s_j < 0."""
 
     s: np.ndarray
     p: np.ndarray
@@ -56,16 +58,19 @@ class Pattern:
 
 
 def pattern_of(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> Pattern:
-    """The pattern of a network (x sorted); w = 0 counts as s = +1 when active everywhere, else s = −1."""
+    """The pattern of a network (x sorted); w = 0 counts as s = +1 when active everywhere, else s =
+    −1."""
     lo, hi = active_intervals(x, w, b)
     s = np.where(w > 0, 1, np.where(w < 0, -1, np.where(b > 0, 1, -1)))
     return Pattern(s, np.where(s > 0, lo, hi))
 
 
 def kink_bounds(x: np.ndarray, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
-    """The closed set [low_j, high_j] of kinks t_j realising the pattern with w_j = s_j, b_j = −s_j t_j.
+    """The closed set [low_j, high_j] of kinks t_j realising the pattern with w_j = s_j, b_j = −s_j
+    t_j.
 
-    s = +1 needs x_{p−1} ≤ t < x_p (σ(x − t) > 0 iff x > t), s = −1 needs x_{p−1} < t ≤ x_p; the open
+    s = +1 needs x_{p−1} ≤ t < x_p (σ(x − t) > 0 iff x > t), s = −1 needs x_{p−1} < t ≤ x_p; the
+    open
     end is moved one float inward. The outer gaps are cut at one data span beyond the data.
     """
     span = x[-1] - x[0]
@@ -78,7 +83,8 @@ def kink_bounds(x: np.ndarray, pattern: Pattern) -> tuple[np.ndarray, np.ndarray
 
 
 def pattern_network(x: np.ndarray, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
-    """(w, b) with w_j = s_j and the kink in the middle of its gap: a network with exactly this pattern."""
+    """(w, b) with w_j = s_j and the kink in the middle of its gap: a network with exactly this
+    pattern."""
     low, high = kink_bounds(x, pattern)
     t = 0.5 * (low + high)
     return pattern.s.astype(float), -pattern.s * t
@@ -95,7 +101,8 @@ def candidate_moves(
     steps: tuple[int, ...] = STEPS,
     flips: bool = True,
 ) -> tuple[np.ndarray, Pattern]:
-    """(neuron, its new pattern) for every move p_j + d ∈ [0, m], every orientation flip, and every jump.
+    """(neuron, its new pattern) for every move p_j + d ∈ [0, m], every orientation flip, and every
+    jump.
 
     A jump moves the split to the gap that contains the neuron's least-squares kink ``kinks[j]``
     (NaN where undefined), keeping the orientation; jumps equal to a step move are dropped.
@@ -162,7 +169,8 @@ class State:
 
 
 def realise(x: np.ndarray, y: np.ndarray, pattern: Pattern) -> State:
-    """Solve the pattern least squares, project each kink t_j = −β_j/α_j onto its gap, refit c with kinks fixed.
+    """Solve the pattern least squares, project each kink t_j = −β_j/α_j onto its gap, refit c with
+    kinks fixed.
 
     Neurons sharing a pattern share their (mean) kink (:func:`shared_kinks`).
     The features of the refit are (s_j(x_i − t_j))·1[i ∈ A_j] on the pattern's intervals, and the
@@ -190,7 +198,8 @@ def realise(x: np.ndarray, y: np.ndarray, pattern: Pattern) -> State:
 
 
 def shared_kinks(pattern: Pattern, kink: np.ndarray) -> np.ndarray:
-    """Give neurons with the same pattern their mean kink: they are one feature of the pattern least squares.
+    """Give neurons with the same pattern their mean kink: they are one feature of the pattern least
+    squares.
 
     Min-norm least squares splits such a feature evenly, so their kinks agree up to round-off; left
     apart, the near-duplicate columns of the refit would buy tiny gains with huge cancelling c_j.
@@ -219,10 +228,12 @@ def with_move(pattern: Pattern, neuron: int, move: Pattern, index: int) -> Patte
 
 
 def anls_step(x: np.ndarray, y: np.ndarray, state: State, tries: int) -> tuple[State | None, int]:
-    """One iteration: score every move, realise the ``tries`` best, accept the first strict decrease.
+    """One iteration: score every move, realise the ``tries`` best, accept the first strict
+    decrease.
 
     The initial network's own pattern is solved first (a network not yet solved in its pattern).
-    Returns (the new state or None, the least-squares solves used: one per scored move, the kinks' solve, each realisation).
+    Returns (the new state or None, the least-squares solves used: one per scored move, the kinks'
+    solve, each realisation).
     """
     neuron, moves = candidate_moves(x, state.pattern, least_squares_kinks(x, y, state.pattern))
     scores = score_moves(x, y, state.pattern, neuron, moves)
@@ -245,7 +256,8 @@ def anls_step(x: np.ndarray, y: np.ndarray, state: State, tries: int) -> tuple[S
 
 @dataclass
 class ANLSResult:
-    """An ANLS run: per iteration (index 0 = initialisation) the loss, the network, its pattern and the cost."""
+    """An ANLS run: per iteration (index 0 = initialisation) the loss, the network, its pattern and
+    the cost."""
 
     losses: np.ndarray  # (K+1,) loss evaluated on the solve's pattern
     c: np.ndarray  # final network
@@ -280,7 +292,8 @@ def anls(
     output_scale: float = 1.0,
     tries: int = 32,
 ) -> ANLSResult:
-    """Run ANLS for at most ``iterations`` iterations from ``start`` (default: ``init_params`` seeded by ``seed``).
+    """Run ANLS for at most ``iterations`` iterations from ``start`` (default: ``init_params``
+    seeded by ``seed``).
 
     Stops early when no move strictly decreases the loss, so ``losses`` holds one entry per
     completed iteration after the initial one. ``losses[-1]`` is the loss of the returned (c, w, b)
@@ -290,7 +303,8 @@ def anls(
         start = init_params(np.random.default_rng(seed), width, (), output_scale)
     if np.shape(start.c) != (width,):
         raise ValueError(
-            f"start must be one network of width {width}, got parameters of shape {np.shape(start.c)}"
+            f"start must be one network of width {width}, "
+            f"got parameters of shape {np.shape(start.c)}"
         )
     order = np.argsort(x)
     xs, ys = np.asarray(x, float)[order], np.asarray(y, float)[order]
@@ -328,8 +342,10 @@ def anls(
 # ----------------------------------------------------------------------------------------------
 # Multivariate inputs: hyperplanes instead of kinks (our 2-D demonstration of the follow-up's idea)
 #
-# For x ∈ R^d, neuron j is active on A_j = {i : w_j·x_i + b_j > 0}, a half-space cut of the data, and
-# N(x_i) = Σ_j (a_j·x_i + β_j)·1[i ∈ A_j] is linear in (a_j, β_j) = c_j (w_j, b_j). The pattern least
+# For x ∈ R^d, neuron j is active on A_j = {i : w_j·x_i + b_j > 0}, a half-space cut of the data,
+# and
+# N(x_i) = Σ_j (a_j·x_i + β_j)·1[i ∈ A_j] is linear in (a_j, β_j) = c_j (w_j, b_j). The pattern
+# least
 # squares is a dense m × n(d+1) problem. A pattern is carried by one defining hyperplane per neuron
 # (unit normal), which realises it by construction. Moves (ours): translate a hyperplane across the
 # next one or two data points along its normal, flip its orientation, rotate it by ±ROTATION about
@@ -360,7 +376,8 @@ def plane_forward(X: np.ndarray, p: Planes) -> np.ndarray:
 def plane_pattern_fit(
     X: np.ndarray, y: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """(a (n, d), β (n,), L_A): minimum-norm least squares on the columns x_i·1_{A_j} and 1_{A_j}."""
+    """(a (n, d), β (n,), L_A): minimum-norm least squares on the columns x_i·1_{A_j} and
+    1_{A_j}."""
     m, n = mask.shape[1], mask.shape[0]
     design = np.concatenate(
         [np.einsum("nm,md->mnd", mask, X).reshape(m, -1), mask.T], axis=1
@@ -381,10 +398,13 @@ def unit_planes(a: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def realise_planes(
     X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray
 ) -> tuple[Planes, float]:
-    """Best network with the pattern of the defining hyperplanes (w, b), and its loss on that pattern.
+    """Best network with the pattern of the defining hyperplanes (w, b), and its loss on that
+    pattern.
 
-    Each neuron takes its least-squares hyperplane ±(a_j, β_j)/‖a_j‖ when that has exactly the pattern's
-    active set, and keeps its defining hyperplane otherwise; c is then refitted with hyperplanes fixed.
+    Each neuron takes its least-squares hyperplane ±(a_j, β_j)/‖a_j‖ when that has exactly the
+    pattern's
+    active set, and keeps its defining hyperplane otherwise; c is then refitted with hyperplanes
+    fixed.
     """
     mask = plane_mask(X, w, b)
     a, beta, _ = plane_pattern_fit(X, y, mask)
@@ -403,7 +423,8 @@ def realise_planes(
 def plane_moves(
     X: np.ndarray, y: np.ndarray, p: Planes
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(neuron, new w, new b) for every translation by ±1, ±2 data levels, flip, ±rotation and least-squares jump."""
+    """(neuron, new w, new b) for every translation by ±1, ±2 data levels, flip, ±rotation and
+    least-squares jump."""
     n = len(p.c)
     levels = np.sort(X @ p.w.T, axis=0)  # (m, n): projections on each normal, ascending
     m = len(levels)
@@ -443,7 +464,8 @@ class PlanesResult:
 def anls_planes(
     X: np.ndarray, y: np.ndarray, start: Planes, *, iterations: int, tries: int = 32
 ) -> PlanesResult:
-    """ANLS on inputs X (m, 2): score every hyperplane move by its pattern least squares, accept the first strict decrease."""
+    """ANLS on inputs X (m, 2): score every hyperplane move by its pattern least squares, accept the
+    first strict decrease."""
     began = time.perf_counter()
     norm = np.linalg.norm(start.w, axis=1)
     state = Planes(

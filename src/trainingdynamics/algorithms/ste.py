@@ -43,7 +43,8 @@ def _norm(x: np.ndarray) -> np.ndarray:
 
 
 def angle(w: np.ndarray, w_star: np.ndarray) -> np.ndarray | float:
-    """θ = ∠(w, w*) = 2 atan2(‖ŵ − ŵ*‖, ‖ŵ + ŵ*‖), accurate near 0 and π; w may carry leading axes."""
+    """θ = ∠(w, w*) = 2 atan2(‖ŵ − ŵ*‖, ‖ŵ + ŵ*‖), accurate near 0 and π; w may carry leading
+    axes."""
     w_hat = w / _norm(w)[..., None]
     w_star_hat = w_star / _norm(w_star)
     theta = 2.0 * np.arctan2(_norm(w_hat - w_star_hat), _norm(w_hat + w_star_hat))
@@ -58,7 +59,8 @@ def _moments_times(x: np.ndarray, diagonal: np.ndarray | float) -> np.ndarray:
 def population_loss(
     v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray
 ) -> np.ndarray | float:
-    """f(v, w) = ½(vᵀAv − 2vᵀBv* + v*ᵀAv*), A = E σ(Zw)σ(Zw)ᵀ = ¼(I + 11ᵀ), B = E σ(Zw)σ(Zw*)ᵀ = ¼((1 − 2θ/π)I + 11ᵀ).
+    """f(v, w) = ½(vᵀAv − 2vᵀBv* + v*ᵀAv*), A = E σ(Zw)σ(Zw)ᵀ = ¼(I + 11ᵀ), B = E σ(Zw)σ(Zw*)ᵀ =
+    ¼((1 − 2θ/π)I + 11ᵀ).
 
     v and w may carry matching leading axes (a batch of points, e.g. a trajectory).
     """
@@ -148,14 +150,16 @@ def expected_coarse_gradient(
 def ste_derivative(
     x: np.ndarray | torch.Tensor, ste: STE, top: float = 1.0
 ) -> np.ndarray | torch.Tensor:
-    """μ'(x) as a boolean mask (NumPy or torch): 1 (identity), 1{x > 0} (ReLU) or 1{0 < x < top} (clipped ReLU)."""
+    """μ'(x) as a boolean mask (NumPy or torch): 1 (identity), 1{x > 0} (ReLU) or 1{0 < x < top}
+    (clipped ReLU)."""
     check_ste(ste)
     passes = (x > 0) | (ste == "identity")
     return passes & (x < top) if ste == "clipped_relu" else passes
 
 
 def _projections(Z: np.ndarray, w: np.ndarray, w_star: np.ndarray) -> np.ndarray:
-    """(Zw, Zw*) for a stack Z of shape (N, m, n), as one (N, m, 2) array (a single flat matrix product)."""
+    """(Zw, Zw*) for a stack Z of shape (N, m, n), as one (N, m, 2) array (a single flat matrix
+    product)."""
     return (Z.reshape(-1, Z.shape[-1]) @ np.stack([w, w_star], axis=1)).reshape(*Z.shape[:-1], 2)
 
 
@@ -207,7 +211,8 @@ def score_gradient_samples(
 
 
 def gaussian_inputs(samples: int, m: int, n: int, generator: np.random.Generator) -> np.ndarray:
-    """A stack of ``samples`` input matrices Z with i.i.d. N(0, 1) entries, shape (samples, m, n)."""
+    """A stack of ``samples`` input matrices Z with i.i.d. N(0, 1) entries, shape (samples, m,
+    n)."""
     return generator.standard_normal((samples, m, n))
 
 
@@ -251,7 +256,8 @@ def quantize(x: torch.Tensor, bits: int, resolution: float) -> torch.Tensor:
 
 
 class QuantizedActivation(torch.autograd.Function):
-    """Forward: the b-bit quantized ReLU. Backward: the chosen STE μ' in place of its zero derivative.
+    """Forward: the b-bit quantized ReLU. Backward: the chosen STE μ' in place of its zero
+    derivative.
 
     μ is the identity, ReLU, or clipped ReLU min(max(x, 0), (2ᵇ − 1)α), so μ' is 1, 1{x > 0} or
     1{0 < x < (2ᵇ − 1)α}. Call as ``QuantizedActivation.apply(x, bits, resolution, ste)``.
@@ -278,7 +284,8 @@ def quantized_activation(x: torch.Tensor, bits: int, resolution: float, ste: STE
 def descent_ratio(
     v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, ste: STE
 ) -> float:
-    """‖E g_w‖² / (‖∂f/∂v‖² + ⟨E g_w, ∂f/∂w⟩): squared coarse-gradient norm spent per unit of first-order descent.
+    """‖E g_w‖² / (‖∂f/∂v‖² + ⟨E g_w, ∂f/∂w⟩): squared coarse-gradient norm spent per unit of
+    first-order descent.
 
     The quantity of the paper's eq. (12) and (16): in the descent estimate (13) a step η lowers f by
     η times the denominator and raises it by at most Lη²/2 times the numerator, so a bounded ratio

@@ -104,7 +104,8 @@ def pattern_gram(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normal equations G θ = g of the pattern least squares, θ = (α_1..α_n, β_1..β_n), in O(n²).
 
-    Columns are u_j = x·1_{A_j} and v_j = 1_{A_j}; A_j ∩ A_k = [max lo, min hi), so every entry is an
+    Columns are u_j = x·1_{A_j} and v_j = 1_{A_j}; A_j ∩ A_k = [max lo, min hi), so every entry is
+    an
     interval sum of 1, x, x² (Gram) or y, xy (right-hand side).
     """
     powers = prefix_sums(np.stack([np.ones_like(x), x, x * x, y, x * y]))
@@ -167,7 +168,8 @@ def local_line(x: np.ndarray, values: np.ndarray) -> tuple[float, float]:
 def active_residual_sums(
     x: np.ndarray, residual: np.ndarray, w: np.ndarray, b: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(Σ_{A_j} r_i, Σ_{A_j} r_i x_i) for every neuron: both vanish at a stationary point with c_j ≠ 0."""
+    """(Σ_{A_j} r_i, Σ_{A_j} r_i x_i) for every neuron: both vanish at a stationary point with c_j ≠
+    0."""
     mask = active_mask(x, w, b)
     return mask @ residual, mask @ (residual * x)
 
@@ -219,7 +221,8 @@ def detect_phases(
     min_plateau_decades: float = 0.5,
     initial_drop: float = 0.1,
 ) -> Phases:
-    """Plateaus and drops of a loss curve, from its smoothed log-log slope s(t) (:func:`log_log_slope`).
+    """Plateaus and drops of a loss curve, from its smoothed log-log slope s(t)
+    (:func:`log_log_slope`).
 
     A plateau is a maximal interval with s < ``plateau_slope`` spanning at least
     ``min_plateau_decades`` of steps (L falls by less than a factor 10^0.05 ≈ 1.12 per decade);
