@@ -1,5 +1,6 @@
-"""Tests of the Deep ReLU Simplex: the landscape's pieces against autograd and finite differences,
-edges and ratio tests against direct forward passes, the LAD case against linprog, and the chapter."""
+"""Tests of the Deep ReLU Simplex: the landscape's pieces against autograd and finite
+differences, edges and ratio tests against direct forward passes, the LAD case against linprog,
+and the chapter."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from trainingdynamics.algorithms import simplex as drs
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.seeding import child_rng
 from trainingdynamics.studies import simplex as study
+from trainingdynamics.studies.simplex.analysis import decay_statistics
+from trainingdynamics.studies.simplex.experiment import make_data
 
 
 def problem(
@@ -89,7 +92,7 @@ def test_vertex_has_dim_theta_independent_zero_boundaries(hidden):
 
 
 def edge_steps(land: drs.L1Landscape, vertex: drs.Vertex, edge_set: drs.Edges) -> np.ndarray:
-    """The ratio-test step along every edge, with the released unit's state set to the edge's side."""
+    """The ratio-test step along every edge, the released unit's state set to the edge's side."""
     steps = []
     for index, d in enumerate(edge_set.directions):
         k, positive = divmod(index, 2)
@@ -101,8 +104,8 @@ def edge_steps(land: drs.L1Landscape, vertex: drs.Vertex, edge_set: drs.Edges) -
 
 
 def test_phase_one_skips_boundaries_dependent_on_the_critical_ones():
-    """A wide layer drives several units to w = b = 0 at once; the vertex must still have full-rank normals."""
-    X, y = study.make_data(200, 2, seed=0)
+    """A wide layer drives several units to w = b = 0 at once; the vertex has full-rank normals."""
+    X, y = make_data(200, 2, seed=0)
     network = drs.random_network(2, (20,), child_rng(0, "network"))
     land = drs.L1Landscape(X, y, network)
     vertex = drs.descend_to_vertex(land, network.theta0)
@@ -119,9 +122,10 @@ def test_phase_one_skips_boundaries_dependent_on_the_critical_ones():
 def test_edges_keep_the_other_boundaries_at_zero_and_have_the_stated_slope(
     hidden, d, seed, degenerate
 ):
-    """Along each edge of positive length: the other critical boundaries stay 0, the released one moves by ±t,
-    the loss changes at the stated slope. At a degenerate vertex (a unit at w = b = 0, where all its
-    hyperplanes meet) the edges that would cross one of those hyperplanes have length zero instead."""
+    """Along each edge of positive length: the other critical boundaries stay 0, the released one
+    moves by ±t, the loss changes at the stated slope. At a degenerate vertex (a unit at w = b = 0,
+    where all its hyperplanes meet) the edges that would cross one of those hyperplanes have length
+    zero instead."""
     land, theta = problem(d=d, hidden=hidden, seed=seed)
     vertex = drs.descend_to_vertex(land, theta)
     assert (drs.vertex_checks(land, vertex)[0] > land.dim) == degenerate
@@ -182,7 +186,7 @@ def test_a_descending_edge_is_not_a_local_minimum():
 
 
 def test_deep_relu_simplex_is_deterministic_and_draws_the_network_from_the_seed():
-    X, y = study.make_data(50, 2, seed=0)
+    X, y = make_data(50, 2, seed=0)
     a = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=5000)
     b = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=5000)
     c = drs.deep_relu_simplex(X, y, (3, 2), seed=6, max_pivots=5000)
@@ -243,7 +247,7 @@ def test_limit_fit_recovers_an_exact_decay_and_respects_its_bounds():
 
 
 def test_decay_statistics_use_the_window_for_the_fit_and_the_tail_for_r2():
-    """On an exact decay L* + C qᵏ the window's fit finds L*, the tail is a straight line in log(L_k − L̂*)."""
+    """On an exact decay L* + C qᵏ the window fit finds L*; the tail is a line in log(L_k − L̂*)."""
     K = 200
     losses = 50.0 + 20.0 * 0.95 ** np.arange(K + 1)  # L_K − L* = 7e-4, L_0.8K − L_K = 5.4e-3
     trace = drs.SimplexTrace(
@@ -261,7 +265,7 @@ def test_decay_statistics_use_the_window_for_the_fit_and_the_tail_for_r2():
         seconds=1.0,
         landscape=None,
     )
-    decay = study.decay_statistics(trace)
+    decay = decay_statistics(trace)
     assert (decay.window_start, decay.window_stop) == (80, 160)
     assert decay.estimate == pytest.approx(50.0, rel=1e-8) and decay.finite and decay.fit == "ok"
     assert decay.r2 == pytest.approx(1.0, abs=1e-6) and decay.gap_closed > 0.8 and decay.holds
@@ -272,7 +276,7 @@ def test_decay_statistics_use_the_window_for_the_fit_and_the_tail_for_r2():
             "direct_losses": 300.0 - 0.1 * np.arange(K + 1),
         }
     )
-    decay = study.decay_statistics(straight)
+    decay = decay_statistics(straight)
     assert decay.fit == "L* at 0" and decay.gap_closed < 0.5 and not decay.holds
 
 
@@ -289,7 +293,7 @@ def test_config_validation():
 
 
 def test_claims_are_finite_when_no_deep_run_is_certified():
-    """A pivot budget too small to certify: the count claim fails, the shares are 0, nothing is NaN."""
+    """A pivot budget too small to certify: the count claim fails, the shares are 0, none is NaN."""
     cfg = study.config("quick", seeds=1, max_pivots=3, n_samples=40, lad_samples=20, rays=1)
     claims = {c.name: c for c in study.claims(study.run(cfg, seed=0))}
     assert all(np.isfinite(c.value) for c in claims.values())
