@@ -33,8 +33,8 @@ QUICK_VERDICTS = {
     },
     "simplex": {
         "monotone": "exact", "vertex_zeros": "exact", "critical_offset": "exact", "normal_condition": "holds",
-        "lad_gap": "exact", "edge_slopes": "exact", "tracked_loss": "exact", "certified_deep_runs": "holds",
-        "exponential_decay": "not supported", "vertex_density": "not supported",
+        "lad_gap": "exact", "edge_slopes": "exact", "tracked_loss": "exact", "testable_runs": "holds",
+        "decay_shape": "not reproduced", "decay_predictable": "not reproduced", "vertex_density": "not reproduced",
     },
     "activations": {
         "mc_zscore": "exact", "width_sqrt_law": "exact", "smooth_over_relu": "reproduced", "kinked_lambda_min": "reproduced",

@@ -1,5 +1,6 @@
-"""Tests of the Deep ReLU Simplex: the landscape's pieces against autograd and finite differences,
-edges and ratio tests against direct forward passes, the LAD case against linprog, and the chapter."""
+"""Tests of the Deep ReLU Simplex: the landscape's pieces against autograd and finite
+differences, edges and ratio tests against direct forward passes, the LAD case against linprog,
+and the chapter."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from trainingdynamics.algorithms import simplex as drs
 from trainingdynamics.profiles import ParameterError
 from trainingdynamics.seeding import child_rng
 from trainingdynamics.studies import simplex as study
+from trainingdynamics.studies.simplex.analysis import gap_ratios, relative_errors, tail_errors
+from trainingdynamics.studies.simplex.experiment import make_data, teacher_data
 
 
 def problem(
@@ -89,7 +92,7 @@ def test_vertex_has_dim_theta_independent_zero_boundaries(hidden):
 
 
 def edge_steps(land: drs.L1Landscape, vertex: drs.Vertex, edge_set: drs.Edges) -> np.ndarray:
-    """The ratio-test step along every edge, with the released unit's state set to the edge's side."""
+    """The ratio-test step along every edge, the released unit's state set to the edge's side."""
     steps = []
     for index, d in enumerate(edge_set.directions):
         k, positive = divmod(index, 2)
@@ -101,8 +104,8 @@ def edge_steps(land: drs.L1Landscape, vertex: drs.Vertex, edge_set: drs.Edges) -
 
 
 def test_phase_one_skips_boundaries_dependent_on_the_critical_ones():
-    """A wide layer drives several units to w = b = 0 at once; the vertex must still have full-rank normals."""
-    X, y = study.make_data(200, 2, seed=0)
+    """A wide layer drives several units to w = b = 0 at once; the vertex has full-rank normals."""
+    X, y = make_data(200, 2, seed=0)
     network = drs.random_network(2, (20,), child_rng(0, "network"))
     land = drs.L1Landscape(X, y, network)
     vertex = drs.descend_to_vertex(land, network.theta0)
@@ -119,9 +122,10 @@ def test_phase_one_skips_boundaries_dependent_on_the_critical_ones():
 def test_edges_keep_the_other_boundaries_at_zero_and_have_the_stated_slope(
     hidden, d, seed, degenerate
 ):
-    """Along each edge of positive length: the other critical boundaries stay 0, the released one moves by ±t,
-    the loss changes at the stated slope. At a degenerate vertex (a unit at w = b = 0, where all its
-    hyperplanes meet) the edges that would cross one of those hyperplanes have length zero instead."""
+    """Along each edge of positive length: the other critical boundaries stay 0, the released one
+    moves by ±t, the loss changes at the stated slope. At a degenerate vertex (a unit at w = b = 0,
+    where all its hyperplanes meet) the edges that would cross one of those hyperplanes have length
+    zero instead."""
     land, theta = problem(d=d, hidden=hidden, seed=seed)
     vertex = drs.descend_to_vertex(land, theta)
     assert (drs.vertex_checks(land, vertex)[0] > land.dim) == degenerate
@@ -182,7 +186,7 @@ def test_a_descending_edge_is_not_a_local_minimum():
 
 
 def test_deep_relu_simplex_is_deterministic_and_draws_the_network_from_the_seed():
-    X, y = study.make_data(50, 2, seed=0)
+    X, y = make_data(50, 2, seed=0)
     a = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=5000)
     b = drs.deep_relu_simplex(X, y, (3, 2), seed=5, max_pivots=5000)
     c = drs.deep_relu_simplex(X, y, (3, 2), seed=6, max_pivots=5000)
@@ -242,56 +246,196 @@ def test_limit_fit_recovers_an_exact_decay_and_respects_its_bounds():
     )  # q at the cap: no finite limit
 
 
-def test_decay_statistics_use_the_window_for_the_fit_and_the_tail_for_r2():
-    """On an exact decay L* + C qᵏ the window's fit finds L*, the tail is a straight line in log(L_k − L̂*)."""
+def known_lines(n: int = 50, seed: int = 0) -> tuple[drs.L1Landscape, np.ndarray]:
+    """A linear model on x_i = 0: its boundaries are the horizontal lines θ₂ = y_i (and their y)."""
+    y = np.random.default_rng(seed).uniform(-1, 1, n)
+    network = drs.ReluNetwork(np.zeros((1, 2)), (), ())
+    return drs.L1Landscape(np.zeros((n, 1)), y, network), y
+
+
+def test_line_crossings_count_a_known_arrangement():
+    """A segment c ± ρu crosses θ₂ = y_i iff |y_i − c₂| < ρ|u₂|; all N lines at once through 0."""
+    land, y = known_lines()
+    rng = np.random.default_rng(1)
+    centres, directions = rng.uniform(-0.5, 0.5, (20, 2)), rng.standard_normal((20, 2))
+    u = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    known = (np.abs(y[None] - centres[:, 1:]) < 0.3 * np.abs(u[:, 1:])).sum(axis=1)
+    assert known.min() < known.max()
+    np.testing.assert_array_equal(drs.line_crossings(land, centres, directions, 0.3), known)
+    walked = [
+        drs.boundary_crossings(land, c, d, 0.3) for c, d in zip(centres, directions, strict=True)
+    ]
+    np.testing.assert_array_equal(walked, known)
+    coincident = drs.L1Landscape(np.zeros((7, 1)), np.zeros(7), land.network)
+    assert drs.line_crossings(coincident, np.zeros((1, 2)), np.ones((1, 2)), 0.1)[0] == 7
+
+
+@pytest.mark.parametrize(("hidden", "offset"), [((3, 3), 0.2), ((5, 5, 5, 5, 2), 0.1)])
+def test_line_crossings_equal_the_walk_on_offset_lines(hidden, offset):
+    """The vectorised count equals the ratio-test walk, crossing by crossing, on bent boundaries."""
+    land, theta = problem(n=50, d=3, hidden=hidden, seed=3)
+    centres, directions = drs.offset_lines(theta, offset, 12, np.random.default_rng(0))
+    np.testing.assert_allclose(np.linalg.norm(centres - theta, axis=1), offset)
+    np.testing.assert_allclose(np.sum((centres - theta) * directions, axis=1), 0, atol=1e-12)
+    fast = drs.line_crossings(land, centres, directions, 0.4)
+    walked = [
+        drs.boundary_crossings(land, c, d, 0.4) for c, d in zip(centres, directions, strict=True)
+    ]
+    assert fast.min() > 0
+    np.testing.assert_array_equal(fast, walked)
+
+
+def test_line_crossings_through_a_degenerate_vertex_count_every_hyperplane():
+    """Through a vertex where whole units are switched off a line crosses all their hyperplanes."""
+    X, y = make_data(200, 2, seed=0)
+    network = drs.random_network(2, (20,), child_rng(0, "network"))
+    land = drs.L1Landscape(X, y, network)
+    vertex = drs.descend_to_vertex(land, network.theta0)
+    dead = int(np.sum(np.linalg.norm(vertex.theta.reshape(20, -1), axis=1) < 1e-9))
+    directions = np.random.default_rng(0).standard_normal((4, land.dim))
+    centres = np.broadcast_to(vertex.theta, directions.shape)
+    fast = drs.line_crossings(land, centres, directions, 0.05)
+    walked = [drs.boundary_crossings(land, vertex.theta, d, 0.05) for d in directions]
+    np.testing.assert_array_equal(fast, walked)
+    assert dead > 0 and fast.min() >= dead * len(y)
+
+
+def torch_outputs(network: drs.ReluNetwork, X: np.ndarray) -> torch.Tensor:
+    """f(x_i) by an independent torch forward pass of the whole network."""
+    z = torch.as_tensor(X) @ torch.as_tensor(network.theta0[:, :-1]).T
+    z = z + torch.as_tensor(network.theta0[:, -1])
+    for W, b in zip(network.weights, network.biases, strict=True):
+        z = torch.relu(z) @ torch.as_tensor(W).T + torch.as_tensor(b)
+    return z[:, 0]
+
+
+@pytest.mark.parametrize(("hidden", "layer"), [((5, 2), 2), ((4, 3, 2), 3), ((4, 2), 3)])
+def test_layer_landscape_is_the_first_layer_landscape_of_the_features(hidden, layer):
+    """Training layer ℓ is first-layer training on h_{ℓ−1}(x): the landscape's residuals at any θ
+    equal a direct forward pass of the whole network with layer ℓ set to θ."""
+    rng = np.random.default_rng(layer)
+    X, y = rng.uniform(-3, 3, (60, 4)), rng.uniform(-3, 3, 60)
+    network = drs.random_network(4, hidden, rng)
+    features, upper = drs.layer_problem(X, network, layer)
+    land = drs.L1Landscape(features, y, upper)
+    layers = [network.theta0] + [
+        np.hstack([W, b[:, None]]) for W, b in zip(network.weights, network.biases, strict=True)
+    ]
+    np.testing.assert_array_equal(upper.theta0, layers[layer - 1])
+    for theta in (upper.theta0, rng.uniform(-1, 1, upper.theta0.shape)):
+        layers[layer - 1] = theta
+        full = drs.ReluNetwork(
+            layers[0], tuple(m[:, :-1] for m in layers[1:]), tuple(m[:, -1] for m in layers[1:])
+        )
+        direct = torch_outputs(full, X).numpy() - y
+        np.testing.assert_allclose(
+            land.values(theta.ravel())[:, -1], direct, rtol=1e-12, atol=1e-12
+        )
+        np.testing.assert_allclose(full.outputs(X), direct + y, rtol=1e-12, atol=1e-12)
+
+
+def test_deep_relu_simplex_trains_layer_two_to_a_certified_minimum():
+    X, y = make_data(80, 3, seed=1)
+    trace = drs.deep_relu_simplex(X, y, (5, 2), seed=1, max_pivots=5000, layer=2)
+    network = drs.random_network(3, (5, 2), child_rng(1, "network"))
+    assert trace.landscape.dim == 2 * 6 and trace.certified
+    np.testing.assert_array_equal(trace.landscape.network.theta0, trace.landscape.network.theta0)
+    assert trace.start_loss == pytest.approx(np.abs(network.outputs(X) - y).sum(), rel=1e-12)
+    assert np.all(np.diff(trace.direct_losses) <= 1e-9 * trace.direct_losses[:-1])
+    assert trace.direct_losses[-1] < trace.direct_losses[0]
+    with pytest.raises(ValueError, match="layer 4"):
+        drs.deep_relu_simplex(X, y, (5, 2), seed=1, max_pivots=10, layer=4)
+
+
+def test_aitken_limit_is_exact_for_a_geometric_decay_and_bounded_otherwise():
+    k = np.arange(60)
+    assert drs.aitken_limit(7.0 + 3.0 * 0.9**k) == pytest.approx(7.0, abs=1e-9)
+    assert drs.aitken_limit(100.0 - 0.5 * k) == 0.0  # no slowing down: no finite limit
+    assert drs.aitken_limit(10.0 - np.sqrt(k)) <= 10.0 - np.sqrt(59)
+
+
+def test_shape_statistics_tell_geometric_from_straight():
+    """On an exact decay the geometric model predicts the tail (gap ratios near q^{−K/5}); on a
+    straight one the line predicts it and the ratios are (6 − j)/(5 − j)."""
     K = 200
-    losses = 50.0 + 20.0 * 0.95 ** np.arange(K + 1)  # L_K − L* = 7e-4, L_0.8K − L_K = 5.4e-3
-    trace = drs.SimplexTrace(
-        losses=losses,
-        direct_losses=losses,
-        thetas=np.arange(K + 1, dtype=float)[:, None] * np.ones((1, 2)),
-        zero_counts=np.zeros(K + 1),
-        critical_offsets=np.zeros(K + 1),
-        conditions=np.ones(K + 1),
-        start_loss=losses[0],
-        status="local minimum",
-        final_min_slope=0.0,
-        ties=0,
-        degenerate=0,
-        seconds=1.0,
-        landscape=None,
-    )
-    decay = study.decay_statistics(trace)
-    assert (decay.window_start, decay.window_stop) == (80, 160)
-    assert decay.estimate == pytest.approx(50.0, rel=1e-8) and decay.finite and decay.fit == "ok"
-    assert decay.r2 == pytest.approx(1.0, abs=1e-6) and decay.gap_closed > 0.8 and decay.holds
-    straight = drs.SimplexTrace(
-        **{
-            **trace.__dict__,
-            "losses": 300.0 - 0.1 * np.arange(K + 1),
-            "direct_losses": 300.0 - 0.1 * np.arange(K + 1),
-        }
-    )
-    decay = study.decay_statistics(straight)
-    assert decay.fit == "L* at 0" and decay.gap_closed < 0.5 and not decay.holds
+    geometric = 50.0 + 20.0 * 0.97 ** np.arange(K + 1)
+    straight = 300.0 - 0.1 * np.arange(K + 1)
+    g_geo, l_geo = tail_errors(geometric)
+    g_lin, l_lin = tail_errors(straight)
+    assert g_geo < 1e-6 < l_geo and l_lin < 1e-9 < g_lin
+    fifths = 0.97 ** (np.arange(5) * 40) - 0.97**K  # L_{jK/5} − L_K, over C
+    np.testing.assert_allclose(gap_ratios(geometric), fifths[:-1] / fifths[1:], rtol=1e-10)
+    np.testing.assert_allclose(gap_ratios(straight), [5 / 4, 4 / 3, 3 / 2, 2.0])
+    converged = 50.0 + 20.0 * 0.9 ** np.arange(K + 1)  # L_K within 2e-8 of L* = 50
+    assert max(relative_errors(converged, 0.8).values()) < 0.05
+    assert min(relative_errors(straight, 0.8).values()) > 0.5
+    assert np.isnan(tail_errors(straight[:20])[0])
+
+
+def test_teacher_targets_follow_a_teacher_network():
+    X, y = teacher_data(300, 2, (5, 5), seed=0, noise=0.1)
+    X0, _ = make_data(300, 2, seed=0)
+    np.testing.assert_array_equal(X, X0)
+    teacher = drs.random_network(2, (5, 5), child_rng(0, "teacher")).outputs(X)
+    assert (y - teacher).std() == pytest.approx(0.1, rel=0.2) and teacher.std() > 0.1
+    np.testing.assert_array_equal(teacher_data(300, 2, (5, 5), seed=0, noise=0.1)[1], y)
 
 
 def test_config_validation():
     assert study.config("quick").hidden == (5, 5)
     assert study.config("quick", hidden=[20]).hidden == (20,)
+    assert study.config("quick", layer_hidden=[[3, 2]]).layer_hidden == ((3, 2),)
     with pytest.raises(ParameterError):
         study.config("quick", n_samples=2)
     with pytest.raises(ParameterError):
         study.config("quick", hidden=[5, 0])
+    with pytest.raises(ParameterError, match="layer_hidden"):
+        study.config("quick", layer_hidden=[[5]])
+    with pytest.raises(ParameterError, match="teacher_seeds"):
+        study.config("quick", teacher_seeds=-1)
     with pytest.raises(ParameterError, match="lad_samples"):
         study.config("quick", lad_samples=4, lad_dim=3)
     assert study.config("quick", lad_samples=5, lad_dim=3).lad_samples == 5
 
 
-def test_claims_are_finite_when_no_deep_run_is_certified():
-    """A pivot budget too small to certify: the count claim fails, the shares are 0, nothing is NaN."""
-    cfg = study.config("quick", seeds=1, max_pivots=3, n_samples=40, lad_samples=20, rays=1)
-    claims = {c.name: c for c in study.claims(study.run(cfg, seed=0))}
+def test_claims_are_finite_when_no_run_is_certified():
+    """A pivot budget too small to certify: the count claim fails, the shares are 0, none is NaN."""
+    cfg = study.config(
+        "quick",
+        seeds=1,
+        layer_seeds=1,
+        teacher_seeds=0,
+        flip_seeds=0,
+        max_pivots=3,
+        n_samples=40,
+        lad_samples=20,
+        lines=2,
+        profile_offsets=[0.1],
+        known_failures=[],
+    )
+    result = study.run(cfg, seed=0)
+    assert [s.name for s in result.settings] == [
+        "layer 1 of [5, 5], noise, steepest",
+        "layer 2 of [5, 2], noise, steepest",
+        "layer 2 of [4, 2], noise, steepest",
+    ]
+    claims = {c.name: c for c in study.claims(result)}
     assert all(np.isfinite(c.value) for c in claims.values())
-    assert claims["certified_deep_runs"].value == 0 and not claims["certified_deep_runs"].passed
-    assert claims["exponential_decay"].value == 0.0 and claims["vertex_density"].value == 0.0
+    assert claims["testable_runs"].value == 0 and not claims["testable_runs"].passed
+    for name in ("decay_shape", "decay_predictable", "vertex_density"):
+        assert claims[name].value == 0.0 and claims[name].source == "paper"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known bug: tracked slope at a near-degenerate vertex",
+)
+def test_tracked_loss_at_a_near_degenerate_first_vertex():
+    """Layer 2 of [5, 2] on teacher targets (the full profile's seed 4): ten data points have all
+    features 0, so their layer-2 boundaries coincide, ~1e-9 from the phase-1 vertex; the first
+    pivot crosses 22 of them and its tracked change differs from the forward pass (−3.3e-7 vs
+    −1.2e-6), which fails the full profile's tracked_loss claim. Strict: passes once fixed."""
+    X, y = teacher_data(1000, 4, (5, 2), seed=4, noise=0.1)
+    trace = drs.deep_relu_simplex(X, y, (5, 2), seed=4, max_pivots=3, layer=2)
+    np.testing.assert_allclose(trace.losses, trace.direct_losses, rtol=1e-10)

@@ -1,4 +1,4 @@
-"""The Deep ReLU Simplex algorithm (Hinz & van de Geer 2020): exact L1 descent over the first layer's vertices.
+"""The Deep ReLU Simplex (Hinz & van de Geer 2020): exact L1 descent over one layer's vertices.
 
 Fix every layer of a ReLU network except the first, θ = [W₁ | b₁] ∈ R^{n₁×(d+1)}, and the
 data (x_i, y_i). The loss L(θ) = Σ_i |f_θ(x_i) − y_i| is then piecewise affine in θ. Per
@@ -41,7 +41,8 @@ from trainingdynamics.seeding import child_rng
 
 Rule = Literal["steepest", "sequential_flip"]
 EDGE_TOLERANCE = 1e-15  # improving edge: normalised slope < −EDGE_TOLERANCE · Σ_i ‖∇r_i‖
-ZERO_TOLERANCE = 1e-8  # a boundary "vanishes" at θ if |a(θ)| ≤ ZERO_TOLERANCE · ‖∇a‖ (1 + ‖θ‖) (the vertex check)
+# a boundary "vanishes" at θ if |a(θ)| ≤ ZERO_TOLERANCE · ‖∇a‖ (1 + ‖θ‖) (the vertex check)
+ZERO_TOLERANCE = 1e-8
 DEGENERACY_TOLERANCE = (
     1e-11  # ... and passes through a degenerate vertex (round-off level) if below this
 )
@@ -67,11 +68,44 @@ class ReluNetwork:
         """Widths of layers 1..m (the last is the scalar output)."""
         return (self.theta0.shape[0], *(w.shape[0] for w in self.weights))
 
+    def outputs(self, X: np.ndarray) -> np.ndarray:
+        """f(x_i) for the rows of X, by a plain forward pass."""
+        z = np.asarray(X, dtype=np.float64) @ self.theta0[:, :-1].T + self.theta0[:, -1]
+        for W, b in zip(self.weights, self.biases, strict=True):
+            z = np.maximum(z, 0.0) @ W.T + b
+        return z[:, 0]
+
+
+def layer_problem(
+    X: np.ndarray, network: ReluNetwork, layer: int
+) -> tuple[np.ndarray, ReluNetwork]:
+    """The features h_{ℓ−1}(X) of the fixed layers below ℓ, and the network from layer ℓ up.
+
+    Training layer ℓ with the layers below fixed is first-layer training on their outputs:
+    L(θ) = Σ_i |g_θ(h_{ℓ−1}(x_i)) − y_i| with θ = [W_ℓ | b_ℓ] and g the layers ℓ..m.
+    """
+    if not 1 <= layer <= len(network.sizes):
+        raise ValueError(
+            f"layer {layer} is not one of the network's layers 1..{len(network.sizes)}"
+        )
+    features = np.asarray(X, dtype=np.float64)
+    if layer == 1:
+        return features, network
+    layers = [network.theta0] + [
+        np.hstack([W, b[:, None]]) for W, b in zip(network.weights, network.biases, strict=True)
+    ]
+    for Wb in layers[: layer - 1]:
+        features = np.maximum(features @ Wb[:, :-1].T + Wb[:, -1], 0.0)
+    upper = ReluNetwork(
+        layers[layer - 1], network.weights[layer - 1 :], network.biases[layer - 1 :]
+    )
+    return features, upper
+
 
 def random_network(
     input_dim: int, hidden: tuple[int, ...], rng: np.random.Generator
 ) -> ReluNetwork:
-    """All weights and biases i.i.d. U(−1, 1), as in the authors' ``randomModel``; first layer first."""
+    """All weights and biases i.i.d. U(−1, 1), as in the authors' ``randomModel``; layer 1 first."""
     sizes = (*hidden, 1)
     theta0 = rng.uniform(-1.0, 1.0, size=(sizes[0], input_dim + 1))
     weights, biases = [], []
@@ -82,7 +116,7 @@ def random_network(
 
 
 class L1Landscape:
-    """L(θ) = Σ_i |f_θ(x_i) − y_i| over the first layer θ, with all N·U boundary functions a_{iu}(θ)."""
+    """L(θ) = Σ_i |f_θ(x_i) − y_i| over the first layer θ, with its N·U boundary functions a_iu."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, network: ReluNetwork) -> None:
         X = np.asarray(X, dtype=np.float64)
@@ -96,7 +130,8 @@ class L1Landscape:
         self.row_norms = np.linalg.norm(self.Xa, axis=1)
         if X.shape[1] + 1 != network.theta0.shape[1] or self.y.shape != (X.shape[0],):
             raise ValueError(
-                f"data {X.shape}, {self.y.shape} do not match a first layer of shape {network.theta0.shape}"
+                f"data {X.shape}, {self.y.shape} do not match a first layer of shape "
+                f"{network.theta0.shape}"
             )
 
     def values(self, theta: np.ndarray) -> np.ndarray:
@@ -125,7 +160,7 @@ class L1Landscape:
         return np.concatenate(blocks, axis=1)
 
     def normals(self, M: np.ndarray, branches: np.ndarray, units: np.ndarray) -> np.ndarray:
-        """∇_θ a_{iu} = M_i[u] ⊗ x̃_i for the listed (branch, unit) pairs, given their branches' M (k, U, n₁)."""
+        """∇_θ a_iu = M_i[u] ⊗ x̃_i for the listed (branch, unit) pairs, given their M (k, U, n₁)."""
         rows = M[np.arange(len(units)), units]
         return np.einsum("kj,ka->kja", rows, self.Xa[branches]).reshape(len(units), self.dim)
 
@@ -154,13 +189,13 @@ class L1Landscape:
 
     @staticmethod
     def residual_scale(norms: np.ndarray) -> float:
-        """Σ_i ‖∇r_i‖ from the normal norms (N, U): the size of the terms summed into ∇L, for relative tolerances."""
+        """Σ_i ‖∇r_i‖ from the normal norms (N, U): the size of ∇L's terms (for tolerances)."""
         return float(norms[:, -1].sum())
 
 
 @dataclass
 class Vertex:
-    """A vertex: θ, the states of all units, their products M and normal norms, the critical set (flat ids i·U + u)."""
+    """A vertex: θ, all units' states, products M, normal norms, critical set (ids i·U + u)."""
 
     theta: np.ndarray
     states: np.ndarray
@@ -179,7 +214,7 @@ def ratio_test(
     direction: np.ndarray,
     exclude: np.ndarray,
 ) -> tuple[float, np.ndarray]:
-    """First boundary hit along θ + τd (τ ≥ 0) with the states fixed: (τ, flat ids tied for it, ascending)."""
+    """First boundary hit along θ + τd (τ ≥ 0), states fixed: (τ, flat ids tied, ascending)."""
     beta = land.rates(M, direction)
     side = 2.0 * states - 1.0
     toward = side * beta < -PARALLEL_TOLERANCE * norms * np.linalg.norm(direction)
@@ -198,7 +233,7 @@ def ratio_test(
 def set_branch_state(
     land: L1Landscape, vertex: Vertex, flat_id: int, positive: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """States, products M and normal norms after setting unit ``flat_id``'s state; only its branch changes."""
+    """States, products M and normal norms after setting unit ``flat_id``'s state."""
     branch = flat_id // land.units
     states = vertex.states.copy()
     states.flat[flat_id] = positive
@@ -227,7 +262,7 @@ def independent_hit(
 
 
 def descend_to_vertex(land: L1Landscape, theta0: np.ndarray) -> Vertex:
-    """Phase 1: projected steepest descent, adding each boundary hit, until dim θ boundaries vanish."""
+    """Phase 1: projected steepest descent, adding each boundary hit, until dim θ of them vanish."""
     theta = theta0.ravel().astype(np.float64).copy()
     values = land.values(theta)
     states = values > 0
@@ -340,8 +375,9 @@ def improving_edges(edge_set: Edges, tolerance: float) -> list[int]:
 def sequential_flip_edge(
     land: L1Landscape, vertex: Vertex, edge_set: Edges, tolerance: float
 ) -> tuple[Vertex, int | None]:
-    """The authors' pricing: the steepest improving edge into the critical units' assumed sides; if none,
-    flip the assumed states one at a time (flips accumulate) until the flipped unit's edge improves."""
+    """The authors' pricing: the steepest improving edge into the critical units' assumed sides; if
+    none, flip the assumed states one at a time (flips accumulate) until the flipped unit's edge
+    improves."""
     assumed = vertex.states.flat[vertex.critical].astype(int)
     own = 2 * np.arange(len(assumed)) + assumed
     slopes = edge_set.normalised[own]
@@ -359,14 +395,14 @@ def sequential_flip_edge(
 
 
 def vanishing(vertex: Vertex, tolerance: float) -> np.ndarray:
-    """Which boundary functions vanish at the vertex: |a| ≤ tolerance · ‖∇a‖ (1 + ‖θ‖), shape (N, U)."""
+    """Which boundary functions vanish at the vertex: |a| ≤ tolerance · ‖∇a‖ (1 + ‖θ‖), (N, U)."""
     norms, values, theta = vertex.norms, vertex.values, vertex.theta
     return (norms > 0) & (np.abs(values) <= tolerance * norms * (1.0 + np.linalg.norm(theta)))
 
 
 @dataclass(frozen=True)
 class Move:
-    """An edge with the states of the region it enters: direction, slope ⟨g, d⟩, states, products, norms."""
+    """An edge with the states of the region it enters: direction, slope ⟨g, d⟩, states, M."""
 
     states: np.ndarray
     M: np.ndarray
@@ -376,7 +412,7 @@ class Move:
 
 
 def edge_move(land: L1Landscape, vertex: Vertex, edge_set: Edges, choice: int) -> Move:
-    """Edge ``choice`` as computed by :func:`edges`, with the released unit's state set to its side."""
+    """Edge ``choice`` as computed by :func:`edges`, the released unit's state set to its side."""
     k, positive = divmod(choice, 2)
     states, M, norms = set_branch_state(land, vertex, int(vertex.critical[k]), bool(positive))
     return Move(states, M, norms, edge_set.directions[choice], float(edge_set.slopes[choice]))
@@ -385,7 +421,7 @@ def edge_move(land: L1Landscape, vertex: Vertex, edge_set: Edges, choice: int) -
 def directed_edge(
     land: L1Landscape, vertex: Vertex, edge_set: Edges, choice: int, zero: np.ndarray
 ) -> Move | None:
-    """Edge ``choice`` with every other vanishing unit (mask ``zero``) set to the side the edge moves it to.
+    """Edge ``choice`` with every other vanishing unit (mask ``zero``) set to the side it moves to.
 
     At a degenerate vertex (extra vanishing units, e.g. a first-layer unit at w = b = 0, where all
     its N hyperplanes meet) their states change the normals of bent critical boundaries downstream
@@ -418,7 +454,7 @@ def directed_edge(
 
 
 def advance(land: L1Landscape, vertex: Vertex, k: int, move: Move) -> tuple[Vertex, float, int]:
-    """Walk along ``move`` (releasing critical position k) to the next boundary: (vertex, τ, boundaries tied).
+    """Walk along ``move`` (releasing critical position k) to the next boundary: (vertex, τ, ties).
 
     Among tied boundaries the lowest id whose normal keeps A well conditioned enters.
     """
@@ -443,7 +479,8 @@ def advance(land: L1Landscape, vertex: Vertex, k: int, move: Move) -> tuple[Vert
 def step(
     land: L1Landscape, vertex: Vertex, edge_set: Edges, order: list[int], tolerance: float
 ) -> tuple[Vertex, float, int, float] | None:
-    """The next pivot along the candidate edges ``order``: (vertex, τ, ties, slope), or ``None`` at a local minimum.
+    """The next pivot along the candidate edges ``order``: (vertex, τ, ties, slope); ``None`` at a
+    local minimum.
 
     At a non-degenerate vertex: the first candidate. At a degenerate one (extra vanishing units)
     each candidate is first made consistent (:func:`directed_edge`) and the first that descends
@@ -491,7 +528,9 @@ class SimplexTrace:
     )  # max over the critical set of |a| / (‖∇a‖ (1 + ‖θ‖)) at each vertex
     conditions: np.ndarray  # condition number of the critical normals A at each vertex
     start_loss: float  # L(θ₀) before phase 1
-    status: str  # "local minimum"; "stuck" (no improving edge, some edge undefined); "max_pivots"; "cycle"; "stalled"
+    # "local minimum"; "stuck" (no improving edge, some edge undefined); "max_pivots"; "cycle";
+    # "stalled"
+    status: str
     final_min_slope: float  # min normalised edge slope at the last vertex, rebuilt from scratch
     ties: int  # pivots whose ratio test hit several boundaries at once
     degenerate: int  # pivots of length zero
@@ -525,7 +564,7 @@ class SimplexTrace:
 
 
 def vertex_checks(land: L1Landscape, vertex: Vertex) -> tuple[int, float, float]:
-    """(boundaries vanishing at θ, largest relative offset of a critical one, cond A) at a vertex."""
+    """(boundaries vanishing at θ, largest relative offset of a critical one, cond A) at a vertex"""
     norms = vertex.norms.flat[vertex.critical]
     offsets = np.abs(vertex.values.flat[vertex.critical]) / (
         norms * (1.0 + np.linalg.norm(vertex.theta))
@@ -535,7 +574,7 @@ def vertex_checks(land: L1Landscape, vertex: Vertex) -> tuple[int, float, float]
 
 
 def certificate(land: L1Landscape, vertex: Vertex) -> float:
-    """Min normalised edge slope at ``vertex`` with M rebuilt from the states (no incremental bookkeeping)."""
+    """Min normalised edge slope at ``vertex``, M rebuilt from the states (no incremental state)."""
     M = land.products(vertex.states)
     fresh = Vertex(
         vertex.theta,
@@ -556,10 +595,11 @@ def vertex_key(vertex: Vertex) -> tuple[bytes, bytes]:
 def simplex(
     land: L1Landscape, theta0: np.ndarray, *, max_pivots: int, rule: Rule = "steepest"
 ) -> SimplexTrace:
-    """Phase 1 to a vertex, then pivots until no edge improves (or ``max_pivots``, a cycle, or a stall).
+    """Phase 1 to a vertex, then pivots until no edge improves (or ``max_pivots``, cycle, stall).
 
-    ``rule="steepest"`` follows the steepest normalised edge among all 2·dim θ; ``"sequential_flip"``
-    is the authors' pricing (:func:`sequential_flip_edge`). Both stop only when no edge improves.
+    ``rule="steepest"`` follows the steepest normalised edge among all 2·dim θ;
+    ``"sequential_flip"`` is the authors' pricing (:func:`sequential_flip_edge`). Both stop only
+    when no edge improves.
     """
     clock = time.perf_counter()
     vertex = descend_to_vertex(land, theta0)
@@ -624,18 +664,23 @@ def deep_relu_simplex(
     seed: int,
     max_pivots: int,
     rule: Rule = "steepest",
+    layer: int = 1,
 ) -> SimplexTrace:
-    """Minimise Σ_i |f(x_i) − y_i| over the first layer of a random U(−1, 1) ReLU net with widths ``hidden``.
+    """Minimise Σ_i |f(x_i) − y_i| over one layer of a random U(−1, 1) ReLU net, widths ``hidden``.
 
     ``hidden=()`` is the linear model (LAD regression). The network, including the starting
-    first layer θ₀, is drawn from the stream ``child_rng(seed, "network")``; the other layers stay fixed.
+    layer θ₀, is drawn from the stream ``child_rng(seed, "network")``; the other layers stay
+    fixed. ``layer`` ℓ > 1 trains layer ℓ on the features of the layers below
+    (:func:`layer_problem`); the trace's landscape is then over those features.
     """
     network = random_network(np.shape(X)[1], tuple(hidden), child_rng(seed, "network"))
-    return simplex(L1Landscape(X, y, network), network.theta0, max_pivots=max_pivots, rule=rule)
+    features, upper = layer_problem(X, network, layer)
+    land = L1Landscape(features, y, upper)
+    return simplex(land, upper.theta0, max_pivots=max_pivots, rule=rule)
 
 
 def lad_linprog(X: np.ndarray, y: np.ndarray) -> float:
-    """The LAD optimum min_w Σ_i |x̃_i·w − y_i| as the LP min 1ᵀ(u + v), X̃w + u − v = y, u, v ≥ 0 (HiGHS)."""
+    """The LAD optimum min_w Σ_i |x̃_i·w − y_i|: the LP min 1ᵀ(u + v), X̃w + u − v = y, u, v ≥ 0."""
     n, d = np.shape(X)
     Xa = np.hstack([X, np.ones((n, 1))])
     cost = np.concatenate([np.zeros(d + 1), np.ones(2 * n)])
@@ -650,7 +695,7 @@ def lad_linprog(X: np.ndarray, y: np.ndarray) -> float:
 def boundary_crossings(
     land: L1Landscape, theta: np.ndarray, direction: np.ndarray, radius: float
 ) -> int:
-    """Exact number of boundary crossings on the segment θ ± radius·u (u = d/‖d‖), walked by ratio tests."""
+    """Exact boundary crossings on the segment θ ± radius·u (u = d/‖d‖), walked by ratio tests."""
     u = direction / np.linalg.norm(direction)
     point = theta.ravel() - radius * u
     values = land.values(point)
@@ -671,18 +716,91 @@ def boundary_crossings(
         values = land.values(point)
 
 
+def _values_at_knots(
+    land: L1Landscape, alpha: np.ndarray, beta: np.ndarray, knots: np.ndarray, depth: int
+) -> np.ndarray:
+    """a_{iu}(c + t u) of the units of layer ``depth`` (0: first) at the knots t, (L, N, units, K).
+
+    Exact where the knots include every kink of the layers below (the zeros of their units).
+    """
+    z = alpha[..., None] + beta[..., None] * knots[:, :, None, :]
+    for W, b in zip(land.network.weights[:depth], land.network.biases[:depth], strict=True):
+        z = np.einsum("vw,liwk->livk", W, np.maximum(z, 0.0)) + b[:, None]
+    if depth == len(land.sizes) - 1:
+        z = z - land.y[None, :, None, None]
+    return z
+
+
+def line_crossings(
+    land: L1Landscape, centres: np.ndarray, directions: np.ndarray, radius: float
+) -> np.ndarray:
+    """Exact boundary crossings on the segments c ± radius·u (u = d/‖d‖), all lines at once.
+
+    Along a line every a_{iu}(c + tu) is piecewise linear in t, with kinks only where a unit of
+    a lower layer changes sign. Layer by layer: evaluate the layer's units at the knots found so
+    far (they are linear between knots), count the sign changes between consecutive knots and add
+    their zeros t = t_a − a (t_b − t_a)/(b − a) as knots for the layers above. Returns (L,) counts.
+    """
+    centres, directions = np.atleast_2d(centres), np.atleast_2d(directions)
+    u = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    lines, n1 = len(centres), land.n1
+    alpha = np.einsum("ia,lja->lij", land.Xa, centres.reshape(lines, n1, -1))
+    beta = np.einsum("ia,lja->lij", land.Xa, u.reshape(lines, n1, -1))
+    knots = np.broadcast_to(np.array([-radius, radius]), (lines, len(land.y), 2)).copy()
+    counts = np.zeros(lines, dtype=int)
+    for depth in range(len(land.sizes)):
+        z = _values_at_knots(land, alpha, beta, knots, depth)
+        a, b = z[..., :-1], z[..., 1:]
+        change = (a > 0) != (b > 0)
+        counts += change.sum(axis=(1, 2, 3))
+        ta, tb = knots[:, :, None, :-1], knots[:, :, None, 1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zeros = np.where(change, ta - a * (tb - ta) / (b - a), radius)
+        knots = np.sort(np.concatenate([knots, zeros.reshape(lines, len(land.y), -1)], -1), -1)
+        knots = knots[..., : 1 + int((knots < radius).sum(axis=-1).max())]
+    return counts
+
+
 def boundary_density(
     land: L1Landscape, theta: np.ndarray, radius: float, rays: int, rng: np.random.Generator
 ) -> float:
-    """Boundary crossings per unit length on ``rays`` random lines through θ, each of length 2·radius."""
+    """Boundary crossings per unit length on ``rays`` random lines through θ of length 2·radius."""
     directions = rng.standard_normal((rays, land.dim))
-    return float(
-        np.mean([boundary_crossings(land, theta, d, radius) for d in directions]) / (2.0 * radius)
-    )
+    centres = np.broadcast_to(theta.ravel(), directions.shape)
+    return float(np.mean(line_crossings(land, centres, directions, radius)) / (2.0 * radius))
+
+
+def offset_lines(
+    theta: np.ndarray, offset: float, lines: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random lines at distance ``offset`` from θ: centres θ + offset·v and unit directions u ⊥ v.
+
+    u and v are drawn uniformly on the sphere (v then orthogonalised against u), so the line's
+    closest point to θ is its centre.
+    """
+    u = rng.standard_normal((lines, theta.size))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    v = rng.standard_normal((lines, theta.size))
+    v -= np.sum(v * u, axis=1, keepdims=True) * u
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return theta.ravel() + offset * v, u
+
+
+def line_density(
+    land: L1Landscape,
+    theta: np.ndarray,
+    offset: float,
+    radius: float,
+    lines: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Crossings per unit length on ``lines`` segments of length 2·radius at ``offset`` from θ."""
+    centres, directions = offset_lines(theta, offset, lines, rng)
+    return line_crossings(land, centres, directions, radius) / (2.0 * radius)
 
 
 def distinct_vertices(trace: SimplexTrace) -> np.ndarray:
-    """Indices of the vertices that differ from their predecessor (drops zero-length, degenerate pivots)."""
+    """Indices of the vertices that differ from their predecessor (drops zero-length pivots)."""
     moved = trace.step_lengths > 1e-12 * (1.0 + np.linalg.norm(trace.thetas[1:], axis=1))
     return np.concatenate([[0], 1 + np.flatnonzero(moved)])
 
@@ -737,3 +855,21 @@ def fit_limit(k: np.ndarray, losses: np.ndarray, upper: float) -> LimitFit:
     )
     limit, scale, _ = linear_part(q)
     return LimitFit(limit, q, scale, finite=bool(1.0 - q > 1.01 * (1.0 - Q_MAX)))
+
+
+def aitken_limit(losses: np.ndarray) -> float:
+    """Aitken's Δ² on the means B₁, B₂, B₃ of the last three equal blocks of ``losses``.
+
+    L̂* = B₃ − (B₃ − B₂)² / (B₃ − 2B₂ + B₁), exact for L* + C qᵏ (the block means are geometric
+    too, with ratio q^m), clipped to [0, last loss]; 0 if the decrease does not slow down
+    (B₃ − 2B₂ + B₁ ≤ 0: the extrapolation has no finite limit).
+    """
+    losses = np.asarray(losses, dtype=float)
+    m = len(losses) // 3
+    if m == 0:
+        raise ValueError(f"need at least 3 losses, got {len(losses)}")
+    b1, b2, b3 = losses[len(losses) - 3 * m :].reshape(3, m).mean(axis=1)
+    curvature = b3 - 2.0 * b2 + b1
+    if curvature <= 0.0:
+        return 0.0
+    return float(min(max(b3 - (b3 - b2) ** 2 / curvature, 0.0), losses[-1]))
