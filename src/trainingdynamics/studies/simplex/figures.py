@@ -40,7 +40,7 @@ def plot_loss(result: SimplexRuns) -> Figure:
         ax_gap.semilogy(k[gap > 0], gap[gap > 0], color=c)
     plotting.label(ax_loss, "share k/K of the path", "L1 loss $L_k$", "Loss at distinct vertices")
     plotting.label(ax_gap, "share k/K of the path", "$L_k - L_K$", "Remaining gap (log scale)")
-    ax_loss.legend(fontsize=7)
+    ax_loss.legend()
     return fig
 
 
@@ -70,7 +70,7 @@ def plot_decay_shape(result: SimplexRuns) -> Figure:
         ax_fit.axvspan(start, stop, color="0.9", zorder=0, label="fit window")
         ax_fit.set_ylim(losses[-1] - 0.3 * (losses[start] - losses[-1]), losses[start])
         plotting.label(ax_fit, "distinct vertex k", "L1 loss", f"Seed {runs[0].seed}")
-        ax_fit.legend(fontsize=7)
+        ax_fit.legend()
     for r in runs:
         ax_ratio.plot(np.arange(1, 5), gap_ratios(_vertex_losses(r.trace)), "o-", alpha=0.6)
     straight = np.array([5 / 4, 4 / 3, 3 / 2, 2.0])  # g_{j−1}/g_j = (6 − j)/(5 − j)
@@ -82,7 +82,7 @@ def plot_decay_shape(result: SimplexRuns) -> Figure:
         "Remaining-gap ratios (geometric: flat)",
     )
     ax_ratio.set_yscale("log")
-    ax_ratio.legend(fontsize=7)
+    ax_ratio.legend()
     return fig
 
 
@@ -114,7 +114,7 @@ def plot_predictability(result: SimplexRuns) -> Figure:
         r"$|\hat L^\star - L_K| / (L_k - L_K)$",
         "Estimating the minimum's loss early (median over runs)",
     )
-    ax.legend(fontsize=7)
+    ax.legend()
     return fig
 
 
@@ -131,7 +131,7 @@ def plot_density(result: SimplexRuns) -> Figure:
         "crossings per unit length",
         "Boundary density (median over runs)",
     )
-    ax_profile.legend(fontsize=7)
+    ax_profile.legend()
     trace = result.main[0].trace
     thetas = trace.thetas[distinct_vertices(trace)]
     norms = np.linalg.norm(thetas, axis=1)
@@ -140,7 +140,7 @@ def plot_density(result: SimplexRuns) -> Figure:
     ax_steps.semilogy(steps / norms[:-1], ".", ms=2, label=r"step / $\|\theta_k\|$")
     ax_steps.semilogy(norms, label=r"$\|\theta_k\|$")
     plotting.label(ax_steps, "distinct vertex k", "length", f"Seed {result.main[0].seed}")
-    ax_steps.legend(fontsize=7)
+    ax_steps.legend()
     return fig
 
 
