@@ -1,4 +1,5 @@
-"""The whole pipeline: every chapter once at the quick profile, the HTML book with warnings as errors, a cached rebuild."""
+"""The whole pipeline: every chapter once at the quick profile, the HTML book with warnings as
+errors, a cached rebuild."""
 
 from __future__ import annotations
 
@@ -16,50 +17,101 @@ REPO_BOOK = Path(__file__).resolve().parents[1] / "book"
 
 pytestmark = pytest.mark.slow
 
-# Each chapter's claims and their verdicts at the quick profile, seed 0: a renamed, added, dropped or
+# Each chapter's claims and their verdicts at the quick profile, seed 0: a renamed, added, dropped
+# or
 # changed verdict shows up here (known failures are strict: "unexpectedly holds" fails the chapter).
 QUICK_VERDICTS = {
-    "quickstart": {"min_norm_error": "exact", "interpolation": "exact", "rate_bound": "exact", "rate_tightness": "holds"},
+    "quickstart": {
+        "min_norm_error": "exact",
+        "interpolation": "exact",
+        "rate_bound": "exact",
+        "rate_tightness": "holds",
+    },
     "plateaus": {
-        "prefix_suffix": "exact", "autograd": "exact", "lower_bound": "exact",
-        "stationary_runs": "holds", "stationary_sums": "reproduced", "local_lines": "reproduced",
-        "local_rate": "holds", "change_ratio": "reproduced", "change_per_motion": "not reproduced",
-        "exit_test": "not reproduced", "above_level": "holds",
+        "prefix_suffix": "exact",
+        "autograd": "exact",
+        "lower_bound": "exact",
+        "stationary_runs": "holds",
+        "stationary_sums": "reproduced",
+        "local_lines": "reproduced",
+        "local_rate": "holds",
+        "change_ratio": "reproduced",
+        "change_per_motion": "not reproduced",
+        "exit_test": "not reproduced",
+        "above_level": "holds",
     },
     "anls": {
-        "monotone": "exact", "pattern_realised": "exact", "loss_realised": "exact",
-        "exact_fits": "holds", "minimal_width_fits": "not supported", "gd_stuck": "holds",
+        "monotone": "exact",
+        "pattern_realised": "exact",
+        "loss_realised": "exact",
+        "exact_fits": "holds",
+        "minimal_width_fits": "not supported",
+        "gd_stuck": "holds",
         "plateau_exit": "holds",
     },
     "simplex": {
-        "monotone": "exact", "vertex_zeros": "exact", "critical_offset": "exact", "normal_condition": "holds",
-        "lad_gap": "exact", "edge_slopes": "exact", "tracked_loss": "exact", "testable_runs": "holds",
-        "decay_shape": "not reproduced", "decay_predictable": "not reproduced", "vertex_density": "not reproduced",
+        "monotone": "exact",
+        "vertex_zeros": "exact",
+        "critical_offset": "exact",
+        "normal_condition": "holds",
+        "lad_gap": "exact",
+        "edge_slopes": "exact",
+        "tracked_loss": "exact",
+        "testable_runs": "holds",
+        "decay_shape": "not reproduced",
+        "decay_predictable": "not reproduced",
+        "vertex_density": "not reproduced",
     },
     "activations": {
-        "mc_zscore": "exact", "width_sqrt_law": "exact", "smooth_over_relu": "reproduced", "kinked_lambda_min": "reproduced",
-        "high_dim_spread": "reproduced", "limit_gap": "holds", "linear_deviation": "reproduced",
-        "deviation_width_law": "holds", "leading_rates": "holds", "final_loss_match": "reproduced", "depth_slope": "exact",
-        "depth_growth": "holds", "depth_reaches_kinked": "reproduced",
+        "mc_zscore": "exact",
+        "width_sqrt_law": "exact",
+        "smooth_over_relu": "reproduced",
+        "kinked_lambda_min": "reproduced",
+        "high_dim_spread": "reproduced",
+        "limit_gap": "holds",
+        "linear_deviation": "reproduced",
+        "deviation_width_law": "holds",
+        "leading_rates": "holds",
+        "final_loss_match": "reproduced",
+        "depth_slope": "exact",
+        "depth_growth": "holds",
+        "depth_reaches_kinked": "reproduced",
     },
     "ste": {
-        "monte_carlo": "exact", "descent_correlation": "exact", "monotone_descent": "reproduced",
-        "identity_gradient_at_minimum": "reproduced", "relu_gradient_at_minimum": "exact", "identity_leaves": "reproduced",
-        "relu_stays": "reproduced", "ratio_identity_grows": "reproduced", "ratio_relu_bounded": "reproduced",
-        "saddle_gradient": "exact", "digits_loss_ranking": "reproduced", "repelled": "reproduced",
+        "monte_carlo": "exact",
+        "descent_correlation": "exact",
+        "monotone_descent": "reproduced",
+        "identity_gradient_at_minimum": "reproduced",
+        "relu_gradient_at_minimum": "exact",
+        "identity_leaves": "reproduced",
+        "relu_stays": "reproduced",
+        "ratio_identity_grows": "reproduced",
+        "ratio_relu_bounded": "reproduced",
+        "saddle_gradient": "exact",
+        "digits_loss_ranking": "reproduced",
+        "repelled": "reproduced",
         "binarized_loss_ranking": "not supported",
     },
     "break_even": {
-        "exact_spectra": "exact", "all_reached_target": "holds", "hessian_peak_vs_lr": "reproduced",
-        "covariance_peak_vs_lr": "reproduced", "covariance_peak_vs_batch": "reproduced",
-        "conditioning_vs_lr": "reproduced", "trace_ratio_vs_lr": "reproduced",
-        "trace_ratio_after_peak_vs_lr": "reproduced", "covariance_trace_peak_vs_lr": "reproduced",
-        "hessian_trace_peak_vs_lr": "reproduced", "break_even_reached": "not reproduced",
-        "early_correlation": "not reproduced", "bn_covariance_peak_vs_lr": "reproduced",
-        "bn_trace_ratio_vs_lr": "reproduced", "bn_conditioning_vs_lr": "reproduced",
-        "bn_low_lr_vs_plain": "reproduced", "edge_of_stability": "reproduced",
+        "exact_spectra": "exact",
+        "all_reached_target": "holds",
+        "hessian_peak_vs_lr": "reproduced",
+        "covariance_peak_vs_lr": "reproduced",
+        "covariance_peak_vs_batch": "reproduced",
+        "conditioning_vs_lr": "reproduced",
+        "trace_ratio_vs_lr": "reproduced",
+        "trace_ratio_after_peak_vs_lr": "reproduced",
+        "covariance_trace_peak_vs_lr": "reproduced",
+        "hessian_trace_peak_vs_lr": "reproduced",
+        "break_even_reached": "not reproduced",
+        "early_correlation": "not reproduced",
+        "bn_covariance_peak_vs_lr": "reproduced",
+        "bn_trace_ratio_vs_lr": "reproduced",
+        "bn_conditioning_vs_lr": "reproduced",
+        "bn_low_lr_vs_plain": "reproduced",
+        "edge_of_stability": "reproduced",
     },
-}  # fmt: skip
+}
 
 
 def test_every_registered_chapter_has_expected_verdicts() -> None:
@@ -68,7 +120,8 @@ def test_every_registered_chapter_has_expected_verdicts() -> None:
 
 @pytest.mark.parametrize("chapter", list(QUICK_VERDICTS))
 def test_chapter_claims_at_the_quick_profile(quick_book, chapter: str) -> None:
-    """Read from the session's build: every claim passes with its expected verdict and says where it comes from."""
+    """Read from the session's build: every claim passes with its expected verdict and says where it
+    comes from."""
     claims = quick_claims(quick_book, chapter)
     assert {c.name: c.verdict for c in claims} == QUICK_VERDICTS[chapter]
     assert all(c.reference.strip() and c.reason.strip() for c in claims)
@@ -123,7 +176,8 @@ def test_the_status_page_lists_every_claim_of_every_chapter_with_its_verdict(qui
 
 
 def test_the_notebook_gives_bit_identical_claims_to_the_study_run_in_process(quick_book) -> None:
-    """Determinism across processes: the quick build's kernel and this process agree to the last bit."""
+    """Determinism across processes: the quick build's kernel and this process agree to the last
+    bit."""
     import torch
 
     from trainingdynamics.studies import quickstart as study
