@@ -426,16 +426,11 @@ def test_claims_are_finite_when_no_run_is_certified():
         assert claims[name].value == 0.0 and claims[name].source == "paper"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug: tracked slope at a near-degenerate vertex",
-)
 def test_tracked_loss_at_a_near_degenerate_first_vertex():
-    """Layer 2 of [5, 2] on teacher targets (the full profile's seed 4): ten data points have all
-    features 0, so their layer-2 boundaries coincide, ~1e-9 from the phase-1 vertex; the first
-    pivot crosses 22 of them and its tracked change differs from the forward pass (−3.3e-7 vs
-    −1.2e-6), which fails the full profile's tracked_loss claim. Strict: passes once fixed."""
+    """Layer 2 of [5, 2] on teacher targets (the full profile's seed 4): phase 1 ends with a unit at
+    w = b = 0, where all its 1000 boundaries meet. Unsnapped, the vertex sat 3e-7 off that point,
+    the first pivot (length ~1e-9) crossed boundaries its edge assumed crossed already, and the
+    tracked change differed from the forward pass (−3.2e-7 vs −1.2e-6). Regression test."""
     X, y = teacher_data(1000, 4, (5, 2), seed=4, noise=0.1)
     trace = drs.deep_relu_simplex(X, y, (5, 2), seed=4, max_pivots=3, layer=2)
     np.testing.assert_allclose(trace.losses, trace.direct_losses, rtol=1e-10)

@@ -302,7 +302,25 @@ def descend_to_vertex(land: L1Landscape, theta0: np.ndarray) -> Vertex:
         else:
             critical.append(hit)
         values = land.values(theta)
-    return Vertex(theta, states, M, norms, np.array(critical, dtype=int), values)
+    crit = np.array(critical, dtype=int)
+    theta = snap_to_vertex(land, theta, values, M, crit)
+    return Vertex(theta, states, M, norms, crit, land.values(theta))
+
+
+def snap_to_vertex(
+    land: L1Landscape, theta: np.ndarray, values: np.ndarray, M: np.ndarray, critical: np.ndarray
+) -> np.ndarray:
+    """θ − A⁻¹ a_C(θ): the exact intersection of the critical boundaries in θ's region.
+
+    The a_C are affine there, so one Newton step removes the drift of phase 1: a projected
+    gradient that nearly lies in the span of the normals keeps an error ~ε‖g‖ off the face, which
+    long steps carry into the critical values (e.g. 2e-8 at the 12th). Left there, the vertex sits
+    off the point where, say, a unit's w = b = 0 hyperplanes all meet, and a short first pivot
+    crosses boundaries its edge assumed crossed already: the tracked slope is not the region's.
+    """
+    branch = critical // land.units
+    A = land.normals(M[branch], branch, critical % land.units)
+    return theta - np.linalg.solve(A, values.flat[critical])
 
 
 @dataclass(frozen=True)
