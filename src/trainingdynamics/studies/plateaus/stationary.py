@@ -115,9 +115,18 @@ def _restart(
     new_lo, new_hi = active_intervals(x, start.w, start.b)
     same = np.all((new_lo == lo) & (new_hi == hi), axis=-1)
     with np.errstate(over="ignore", invalid="ignore"):
-        lr = POLISH_STEP / _hessian_spectra(x, y, start)[..., -1:]
-        restart = _train_batch(x, y, start, lr, steps, records, freeze_pattern=True)
+        restart = _train_batch(
+            x, y, start, _polish_rate(x, y, start), steps, records, freeze_pattern=True
+        )
     return restart, same
+
+
+def _polish_rate(x: np.ndarray, y: np.ndarray, p: Params) -> np.ndarray:
+    """POLISH_STEP/λ_max of each network's fixed-pattern Hessian; 0 for a network without
+    curvature (every neuron inactive: its gradient inside the pattern is zero too)."""
+    top = _hessian_spectra(x, y, p)[..., -1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(top > 0, POLISH_STEP / top, 0.0)
 
 
 def polish(
@@ -135,9 +144,10 @@ def polish(
     kink across a data point: a stationary point of the frozen problem, not of L.
     """
     x, y, start = experiment.x, _batch_targets(experiment), experiment.trajectory.final
-    lr = POLISH_STEP / _hessian_spectra(x, y, start)[..., -1:]
     with np.errstate(over="ignore", invalid="ignore"):
-        descent = _train_batch(x, y, start, lr, steps, records, freeze_pattern=True)
+        descent = _train_batch(
+            x, y, start, _polish_rate(x, y, start), steps, records, freeze_pattern=True
+        )
     lo, hi = active_intervals(x, start.w, start.b)
     level = _levels(x, y, start)
     point, loss, kept = _finish(x, y, descent.trajectory.final, lo, hi)
@@ -332,6 +342,8 @@ def _convergence_rates(cfg: Config, polished: Polished, summary: pd.DataFrame) -
         window = predicted > 1e-11 * level
         eigenvalues = polished.eigenvalues[index]
         positive = eigenvalues[eigenvalues > 1e-8 * eigenvalues[-1]]
+        if not positive.size:  # every neuron inactive: no curvature, nothing moves, no rate
+            continue
         fit = (gap > 1e-11 * level) & (gap < 1e-2 * level)
         rows.append(
             {
