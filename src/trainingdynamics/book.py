@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import trainingdynamics
 from trainingdynamics import robustness, status
 from trainingdynamics.chapters import study
 from trainingdynamics.runner import Layout, read_record
@@ -71,8 +72,9 @@ def stage(layout: Layout, chapters: list[str]) -> Path:
     )
     for chapter in chapters:
         copy_if_changed(layout.executed(chapter), site / "book" / f"{chapter}.ipynb")
-    for path in (layout.root / "src").rglob("*.py"):  # the code pages show with literalinclude
-        copy_if_changed(path, site / path.relative_to(layout.root))
+    package = Path(trainingdynamics.__file__).resolve().parent  # the code that ran, shown by
+    for path in package.rglob("*.py"):  # literalinclude from ../src/trainingdynamics/...
+        copy_if_changed(path, site / "src" / "trainingdynamics" / path.relative_to(package))
     return site
 
 

@@ -50,10 +50,11 @@ def figure(
     """A styled figure with a grid of axes; each panel is ``width × height`` inches."""
     if ncols > MAX_COLUMNS:
         raise ValueError(f"at most {MAX_COLUMNS} panels per row fit the page, got ncols={ncols}")
-    use_style(font_scale(width * ncols))
-    return plt.subplots(
-        nrows, ncols, figsize=(width * ncols, height * nrows), layout="constrained", **kwargs
-    )
+    scale = font_scale(width * ncols)
+    use_style(scale)
+    # larger fonts need taller panels, or their labels leave the axes no room
+    size = (width * ncols, height * nrows * scale)
+    return plt.subplots(nrows, ncols, figsize=size, layout="constrained", **kwargs)
 
 
 def label(ax: Axes, xlabel: str, ylabel: str, title: str | None = None) -> Axes:

@@ -230,7 +230,7 @@ def _plot_depth_scales(ax, result: ActivationsResult) -> None:
     colours = plotting.colors(len(depth.scales))
     for scale, row, colour in zip(depth.scales, depth.growth, colours, strict=True):
         ax.semilogy(depth.depths, row, "o-", color=colour, ms=4, label=f"σ_w = {scale:g}")
-    label = f"{DEPTH_FACTOR:g}× (depth_growth's bar, L = {DEPTH_SUFFICIENT})"
+    label = f"{DEPTH_FACTOR:g}× (the depth-growth claim's bar, L = {DEPTH_SUFFICIENT})"
     ax.axhline(DEPTH_FACTOR, color="0.4", ls=":", label=label)
     ax.axvline(DEPTH_SUFFICIENT, color="0.7", lw=0.8)
     plotting.label(
@@ -249,7 +249,7 @@ def _plot_depth_circles(ax, result: ActivationsResult) -> None:
         ax.semilogy(depth.depths, row, color=tanh, alpha=0.25, lw=0.8)
     median = np.median(depth.circle_lambda_min, axis=0)
     ax.semilogy(depth.depths, median, "o-", color=tanh, ms=4, label="tanh, median")
-    ax.axhline(KINKED_FLOOR, color=relu, ls=":", label="kinked_lambda_min's bar")
+    ax.axhline(KINKED_FLOOR, color=relu, ls=":", label="the kinked claim's bar")
     label = "ReLU/SELU, depth 1 (smaller median)"
     ax.axhline(kinked_lambda_min(result.spectra), color=relu, ls="--", lw=1, label=label)
     plotting.label(
@@ -278,7 +278,7 @@ def _plot_depth_gap(ax, result: ActivationsResult) -> None:
 
 def plot_depth(result: ActivationsResult) -> Figure:
     """Depth: growth per σ_w, tanh's λ_min on the claim's circles, and the closest pair's gap."""
-    fig, (ax_scale, ax_circles, ax_gap) = plotting.figure(ncols=3, width=4.6)
+    fig, (ax_scale, ax_circles, ax_gap) = plotting.figure(nrows=3, width=6.5, height=3.4)
     _plot_depth_scales(ax_scale, result)
     _plot_depth_circles(ax_circles, result)
     _plot_depth_gap(ax_gap, result)
